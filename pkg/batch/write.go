@@ -1,0 +1,145 @@
+package batch
+
+import (
+	"archive/tar"
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"hash"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+
+	"roamsettle/pkg/durable"
+	"roamsettle/pkg/spool"
+)
+
+// Writer builds a batch in a folder: the tar first, the manifest last, both
+// under temporary names until Commit. Memory stays flat: member lines go to
+// a temporary file, not a slice.
+type Writer struct {
+	dir     string
+	m       Manifest
+	data    *os.File
+	sum     hash.Hash
+	count   *countWriter
+	tw      *tar.Writer
+	members *os.File
+}
+
+type countWriter struct{ n int64 }
+
+func (c *countWriter) Write(p []byte) (int, error) { c.n += int64(len(p)); return len(p), nil }
+
+// Create starts batch seq of sender in dir.
+func Create(dir, sender string, seq uint64, created time.Time) (*Writer, error) {
+	name := Name(sender, seq)
+	data, err := os.CreateTemp(dir, "."+name+DataExt+".tmp-*")
+	if err != nil {
+		return nil, err
+	}
+	members, err := os.CreateTemp(dir, "."+name+".members.tmp-*")
+	if err != nil {
+		data.Close()
+		os.Remove(data.Name())
+		return nil, err
+	}
+	w := &Writer{dir: dir, data: data, sum: sha256.New(), count: &countWriter{}, members: members}
+	w.m = Manifest{Sender: sender, Sequence: seq, Created: created.UTC().Truncate(time.Second), DataFile: name + DataExt}
+	w.tw = tar.NewWriter(io.MultiWriter(data, w.sum, w.count))
+	return w, nil
+}
+
+// Add puts the spool file at path into the batch. The file must read back
+// cleanly; an unreadable spool file is returned as an error and not added.
+func (w *Writer) Add(path string) (Member, error) {
+	content, err := os.ReadFile(path)
+	if err != nil {
+		return Member{}, err
+	}
+	name := filepath.Base(path)
+	rd := spool.NewReader(bytes.NewReader(content), path)
+	var t Totals
+	for {
+		rec, err := rd.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return Member{}, err
+		}
+		t.Add(&rec)
+	}
+	sum := sha256.Sum256(content)
+	mb := Member{SHA256: hex.EncodeToString(sum[:]), Size: int64(len(content)), Records: t.Records, Name: name}
+	hdr := &tar.Header{Typeflag: tar.TypeReg, Name: name, Size: mb.Size, Mode: 0o644, ModTime: w.m.Created, Format: tar.FormatPAX}
+	if err := w.tw.WriteHeader(hdr); err != nil {
+		return Member{}, err
+	}
+	if _, err := w.tw.Write(content); err != nil {
+		return Member{}, err
+	}
+	if _, err := mb.WriteTo(w.members); err != nil {
+		return Member{}, err
+	}
+	w.m.Totals.Files++
+	w.m.Totals.Records += t.Records
+	w.m.Totals.SessionTime += t.SessionTime
+	if t.Records > 0 {
+		if w.m.Totals.FirstEvent.IsZero() || t.FirstEvent.Before(w.m.Totals.FirstEvent) {
+			w.m.Totals.FirstEvent = t.FirstEvent
+		}
+		if t.LastEvent.After(w.m.Totals.LastEvent) {
+			w.m.Totals.LastEvent = t.LastEvent
+		}
+	}
+	return mb, nil
+}
+
+// Commit makes the batch durable under its final names, manifest last,
+// and returns the manifest.
+func (w *Writer) Commit() (Manifest, error) {
+	defer w.Abort()
+	if err := w.tw.Close(); err != nil {
+		return Manifest{}, err
+	}
+	if err := w.data.Sync(); err != nil {
+		return Manifest{}, err
+	}
+	if err := w.data.Close(); err != nil {
+		return Manifest{}, err
+	}
+	w.m.DataSize = w.count.n
+	w.m.DataSHA256 = hex.EncodeToString(w.sum.Sum(nil))
+	base := Name(w.m.Sender, w.m.Sequence)
+	if err := os.Rename(w.data.Name(), filepath.Join(w.dir, base+DataExt)); err != nil {
+		return Manifest{}, err
+	}
+	if _, err := w.members.Seek(0, io.SeekStart); err != nil {
+		return Manifest{}, err
+	}
+	err := durable.WriteWith(filepath.Join(w.dir, base+ManifestExt), 0o644, func(out io.Writer) error {
+		if err := w.m.WriteHeader(out); err != nil {
+			return err
+		}
+		if _, err := io.Copy(out, w.members); err != nil {
+			return err
+		}
+		_, err := fmt.Fprintln(out, ManifestEnd)
+		return err
+	})
+	if err != nil {
+		return Manifest{}, err
+	}
+	return w.m, nil
+}
+
+// Abort removes the temporary files; after Commit it only tidies up.
+func (w *Writer) Abort() {
+	w.data.Close()
+	os.Remove(w.data.Name())
+	w.members.Close()
+	os.Remove(w.members.Name())
+}

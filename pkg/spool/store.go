@@ -1,0 +1,227 @@
+package spool
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"roamsettle/pkg/durable"
+)
+
+// StartTolerance is how far apart two derived session starts may be and
+// still be the same session. Derived starts wobble by network and clock
+// jitter of a few seconds; a reused Acct-Session-Id after a reboot starts
+// far later (and the reboot's Accounting-On closes the old one anyway).
+const StartTolerance = 5 * time.Minute
+
+type sessKey struct{ nas, sid string }
+
+type openSession struct {
+	name     string // file name in open/
+	start    time.Time
+	lastRecv time.Time
+}
+
+// Store files records into session files and closes sessions. It is the
+// one writer of open/ and of moves into ready/; callers hold the spool
+// lock. Not safe for concurrent use.
+type Store struct {
+	L     Layout
+	open  map[sessKey][]*openSession
+	byNAS map[string]int
+}
+
+// OpenStore prepares the spool folders and indexes the open sessions on
+// disk, so a restarted listener carries on where it stopped.
+func OpenStore(l Layout) (*Store, error) {
+	if err := l.Init(); err != nil {
+		return nil, err
+	}
+	s := &Store{L: l, open: map[sessKey][]*openSession{}, byNAS: map[string]int{}}
+	ents, err := os.ReadDir(l.Open())
+	if err != nil {
+		return nil, err
+	}
+	for _, e := range ents {
+		if !strings.HasSuffix(e.Name(), FileExt) || strings.HasPrefix(e.Name(), ".") {
+			continue
+		}
+		recs, err := ReadFile(filepath.Join(l.Open(), e.Name()))
+		if err != nil && !errors.Is(err, ErrTornTail) {
+			return nil, fmt.Errorf("open session: %w", err)
+		}
+		if len(recs) == 0 {
+			continue // crash before the first record was durable; it was never acknowledged
+		}
+		os := &openSession{name: e.Name(), start: recs[0].SessionStart()}
+		for _, r := range recs {
+			if r.Received.After(os.lastRecv) {
+				os.lastRecv = r.Received
+			}
+		}
+		s.index(sessKey{recs[0].NAS, recs[0].SessionID}, os)
+	}
+	return s, nil
+}
+
+func (s *Store) index(k sessKey, o *openSession) {
+	s.open[k] = append(s.open[k], o)
+	s.byNAS[k.nas]++
+}
+
+// OpenCount is how many sessions are open.
+func (s *Store) OpenCount() int {
+	n := 0
+	for _, c := range s.byNAS {
+		n += c
+	}
+	return n
+}
+
+// find returns the open session a record belongs to, nil when none.
+func (s *Store) find(r *Record) *openSession {
+	var best *openSession
+	var bestDist time.Duration
+	start := r.SessionStart()
+	for _, o := range s.open[sessKey{r.NAS, r.SessionID}] {
+		d := o.start.Sub(start)
+		if d < 0 {
+			d = -d
+		}
+		if d <= StartTolerance && (best == nil || d < bestDist) {
+			best, bestDist = o, d
+		}
+	}
+	return best
+}
+
+// Add files records in order: each is appended to its session's file (a
+// new one when none is open), a Stop closes its session, and an
+// Accounting-On/Off closes every open session of its NAS and is kept as a
+// file of its own. When Add returns nil, all of it is on disk (fsynced).
+func (s *Store) Add(recs []Record) error {
+	for i := range recs {
+		if err := s.add(&recs[i]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *Store) add(r *Record) error {
+	if r.NASControl() {
+		if _, err := s.CloseNAS(r.NAS); err != nil {
+			return err
+		}
+		name := FileName(r.NAS, r.StatusType, r.EventTime)
+		p := filepath.Join(s.L.Open(), name)
+		if err := Append(p, []Record{*r}, true); err != nil {
+			return err
+		}
+		return s.moveToReady(name)
+	}
+	o := s.find(r)
+	if o == nil {
+		o = &openSession{name: s.freeName(FileName(r.NAS, r.SessionID, r.SessionStart())), start: r.SessionStart()}
+		s.index(sessKey{r.NAS, r.SessionID}, o)
+	}
+	if err := Append(filepath.Join(s.L.Open(), o.name), []Record{*r}, true); err != nil {
+		return err
+	}
+	if r.Received.After(o.lastRecv) {
+		o.lastRecv = r.Received
+	}
+	if r.Closes() {
+		return s.close(sessKey{r.NAS, r.SessionID}, o)
+	}
+	return nil
+}
+
+// freeName returns name, or name with a numeric suffix when open/ already
+// has a file by that name for another session.
+func (s *Store) freeName(name string) string {
+	base := strings.TrimSuffix(name, FileExt)
+	for i := 1; ; i++ {
+		if _, err := os.Stat(filepath.Join(s.L.Open(), name)); errors.Is(err, fs.ErrNotExist) {
+			return name
+		}
+		name = fmt.Sprintf("%s+%d%s", base, i, FileExt)
+	}
+}
+
+func (s *Store) close(k sessKey, o *openSession) error {
+	if err := s.moveToReady(o.name); err != nil {
+		return err
+	}
+	list := s.open[k]
+	for i, x := range list {
+		if x == o {
+			list = append(list[:i], list[i+1:]...)
+			break
+		}
+	}
+	if len(list) == 0 {
+		delete(s.open, k)
+	} else {
+		s.open[k] = list
+	}
+	s.byNAS[k.nas]--
+	if s.byNAS[k.nas] == 0 {
+		delete(s.byNAS, k.nas)
+	}
+	return nil
+}
+
+// moveToReady renames open/name into ready/ (with a suffix when ready/
+// already has that name: a late record of a session closed earlier) and
+// fsyncs both folders. The file itself was fsynced when written.
+func (s *Store) moveToReady(name string) error {
+	base := strings.TrimSuffix(name, FileExt)
+	target := name
+	for i := 1; ; i++ {
+		if _, err := os.Stat(filepath.Join(s.L.Ready(), target)); errors.Is(err, fs.ErrNotExist) {
+			break
+		}
+		target = fmt.Sprintf("%s+%d%s", base, i, FileExt)
+	}
+	return durable.Rename(filepath.Join(s.L.Open(), name), filepath.Join(s.L.Ready(), target))
+}
+
+// CloseNAS closes every open session of a NAS (it rebooted: Accounting-On
+// or -Off) and returns how many it closed.
+func (s *Store) CloseNAS(nas string) (int, error) {
+	return s.closeWhere(func(k sessKey, _ *openSession) bool { return k.nas == nas })
+}
+
+// Sweep closes the sessions with no record received for longer than
+// staleAfter before now, and returns how many it closed.
+func (s *Store) Sweep(now time.Time, staleAfter time.Duration) (int, error) {
+	return s.closeWhere(func(_ sessKey, o *openSession) bool { return now.Sub(o.lastRecv) > staleAfter })
+}
+
+func (s *Store) closeWhere(match func(sessKey, *openSession) bool) (int, error) {
+	type victim struct {
+		k sessKey
+		o *openSession
+	}
+	var vs []victim
+	for k, list := range s.open {
+		for _, o := range list {
+			if match(k, o) {
+				vs = append(vs, victim{k, o})
+			}
+		}
+	}
+	sort.Slice(vs, func(i, j int) bool { return vs[i].o.name < vs[j].o.name })
+	for i, v := range vs {
+		if err := s.close(v.k, v.o); err != nil {
+			return i, err
+		}
+	}
+	return len(vs), nil
+}
