@@ -9,8 +9,6 @@ import (
 	"sort"
 	"strings"
 	"time"
-
-	"roamsettle/pkg/durable"
 )
 
 // StartTolerance is how far apart two derived session starts may be and
@@ -103,61 +101,65 @@ func (s *Store) find(r *Record) *openSession {
 // Add files records in order: each is appended to its session's file (a
 // new one when none is open), a Stop closes its session, and an
 // Accounting-On/Off closes every open session of its NAS and is kept as a
-// file of its own. When Add returns nil, all of it is on disk (fsynced).
+// file of its own. When Add returns nil, all of it is on disk: Add is a
+// group commit, one fsync per touched file (in parallel) and one per
+// folder, however many records it was given. After an error the Store's
+// index may not match the disk: open a new Store.
 func (s *Store) Add(recs []Record) error {
+	g := newGroup(s.L)
+	defer g.abort()
 	for i := range recs {
-		if err := s.add(&recs[i]); err != nil {
+		if err := s.add(g, &recs[i]); err != nil {
 			return err
 		}
 	}
-	return nil
+	return g.commit()
 }
 
-func (s *Store) add(r *Record) error {
+func (s *Store) add(g *group, r *Record) error {
 	if r.NASControl() {
-		if _, err := s.CloseNAS(r.NAS); err != nil {
+		s.closeWhere(g, func(k sessKey, _ *openSession) bool { return k.nas == r.NAS })
+		name := s.freeName(FileName(r.NAS, r.StatusType, r.EventTime), g)
+		if err := g.append(name, r); err != nil {
 			return err
 		}
-		name := FileName(r.NAS, r.StatusType, r.EventTime)
-		p := filepath.Join(s.L.Open(), name)
-		if err := Append(p, []Record{*r}, true); err != nil {
-			return err
-		}
-		return s.moveToReady(name)
+		g.closes = append(g.closes, name)
+		return nil
 	}
 	o := s.find(r)
 	if o == nil {
-		o = &openSession{name: s.freeName(FileName(r.NAS, r.SessionID, r.SessionStart())), start: r.SessionStart()}
+		o = &openSession{name: s.freeName(FileName(r.NAS, r.SessionID, r.SessionStart()), g), start: r.SessionStart()}
 		s.index(sessKey{r.NAS, r.SessionID}, o)
 	}
-	if err := Append(filepath.Join(s.L.Open(), o.name), []Record{*r}, true); err != nil {
+	if err := g.append(o.name, r); err != nil {
 		return err
 	}
 	if r.Received.After(o.lastRecv) {
 		o.lastRecv = r.Received
 	}
 	if r.Closes() {
-		return s.close(sessKey{r.NAS, r.SessionID}, o)
+		s.close(g, sessKey{r.NAS, r.SessionID}, o)
 	}
 	return nil
 }
 
 // freeName returns name, or name with a numeric suffix when open/ already
 // has a file by that name for another session.
-func (s *Store) freeName(name string) string {
+func (s *Store) freeName(name string, g *group) string {
 	base := strings.TrimSuffix(name, FileExt)
 	for i := 1; ; i++ {
-		if _, err := os.Stat(filepath.Join(s.L.Open(), name)); errors.Is(err, fs.ErrNotExist) {
+		_, inGroup := g.files[name]
+		if _, err := os.Stat(filepath.Join(s.L.Open(), name)); errors.Is(err, fs.ErrNotExist) && !inGroup {
 			return name
 		}
 		name = fmt.Sprintf("%s+%d%s", base, i, FileExt)
 	}
 }
 
-func (s *Store) close(k sessKey, o *openSession) error {
-	if err := s.moveToReady(o.name); err != nil {
-		return err
-	}
+// close takes a session out of the index; the group moves its file to
+// ready/ when it commits.
+func (s *Store) close(g *group, k sessKey, o *openSession) {
+	g.closes = append(g.closes, o.name)
 	list := s.open[k]
 	for i, x := range list {
 		if x == o {
@@ -174,37 +176,27 @@ func (s *Store) close(k sessKey, o *openSession) error {
 	if s.byNAS[k.nas] == 0 {
 		delete(s.byNAS, k.nas)
 	}
-	return nil
-}
-
-// moveToReady renames open/name into ready/ (with a suffix when ready/
-// already has that name: a late record of a session closed earlier) and
-// fsyncs both folders. The file itself was fsynced when written.
-func (s *Store) moveToReady(name string) error {
-	base := strings.TrimSuffix(name, FileExt)
-	target := name
-	for i := 1; ; i++ {
-		if _, err := os.Stat(filepath.Join(s.L.Ready(), target)); errors.Is(err, fs.ErrNotExist) {
-			break
-		}
-		target = fmt.Sprintf("%s+%d%s", base, i, FileExt)
-	}
-	return durable.Rename(filepath.Join(s.L.Open(), name), filepath.Join(s.L.Ready(), target))
 }
 
 // CloseNAS closes every open session of a NAS (it rebooted: Accounting-On
 // or -Off) and returns how many it closed.
 func (s *Store) CloseNAS(nas string) (int, error) {
-	return s.closeWhere(func(k sessKey, _ *openSession) bool { return k.nas == nas })
+	g := newGroup(s.L)
+	defer g.abort()
+	n := s.closeWhere(g, func(k sessKey, _ *openSession) bool { return k.nas == nas })
+	return n, g.commit()
 }
 
 // Sweep closes the sessions with no record received for longer than
 // staleAfter before now, and returns how many it closed.
 func (s *Store) Sweep(now time.Time, staleAfter time.Duration) (int, error) {
-	return s.closeWhere(func(_ sessKey, o *openSession) bool { return now.Sub(o.lastRecv) > staleAfter })
+	g := newGroup(s.L)
+	defer g.abort()
+	n := s.closeWhere(g, func(_ sessKey, o *openSession) bool { return now.Sub(o.lastRecv) > staleAfter })
+	return n, g.commit()
 }
 
-func (s *Store) closeWhere(match func(sessKey, *openSession) bool) (int, error) {
+func (s *Store) closeWhere(g *group, match func(sessKey, *openSession) bool) int {
 	type victim struct {
 		k sessKey
 		o *openSession
@@ -218,10 +210,8 @@ func (s *Store) closeWhere(match func(sessKey, *openSession) bool) (int, error) 
 		}
 	}
 	sort.Slice(vs, func(i, j int) bool { return vs[i].o.name < vs[j].o.name })
-	for i, v := range vs {
-		if err := s.close(v.k, v.o); err != nil {
-			return i, err
-		}
+	for _, v := range vs {
+		s.close(g, v.k, v.o)
 	}
-	return len(vs), nil
+	return len(vs)
 }

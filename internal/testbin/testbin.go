@@ -1,0 +1,73 @@
+// Package testbin finds the real programs tests talk to (radclient, sshd,
+// sqlite3, ...) and builds this project's own commands for tests that run
+// them as processes.
+package testbin
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"sync"
+	"testing"
+)
+
+// Require returns the path of a program, looking in PATH and then in the
+// given fallback paths (sshd lives in /usr/sbin). When it is missing the
+// test is skipped, except under CI=true, where it fails: CI must have
+// every real part installed.
+func Require(t testing.TB, name string, fallbacks ...string) string {
+	t.Helper()
+	if p, err := exec.LookPath(name); err == nil {
+		return p
+	}
+	for _, f := range fallbacks {
+		if st, err := os.Stat(f); err == nil && !st.IsDir() {
+			return f
+		}
+	}
+	if os.Getenv("CI") != "" {
+		t.Fatalf("%s is not installed; CI needs it (scripts/test.sh installs it)", name)
+	}
+	t.Skipf("%s is not installed (scripts/test.sh installs it)", name)
+	return ""
+}
+
+var (
+	buildOnce sync.Map // command name -> *buildResult
+)
+
+type buildResult struct {
+	once sync.Once
+	path string
+	err  error
+	out  []byte
+}
+
+// Command builds ./cmd/<name> of this module once per test binary and
+// returns the executable's path.
+func Command(t testing.TB, name string) string {
+	t.Helper()
+	v, _ := buildOnce.LoadOrStore(name, &buildResult{})
+	b := v.(*buildResult)
+	b.once.Do(func() {
+		dir, err := os.MkdirTemp("", "roamsettle-bin-")
+		if err != nil {
+			b.err = err
+			return
+		}
+		b.path = filepath.Join(dir, name)
+		cmd := exec.Command("go", "build", "-o", b.path, "./cmd/"+name)
+		cmd.Dir = moduleRoot()
+		b.out, b.err = cmd.CombinedOutput()
+	})
+	if b.err != nil {
+		t.Fatalf("go build ./cmd/%s: %v\n%s", name, b.err, b.out)
+	}
+	return b.path
+}
+
+func moduleRoot() string {
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Join(filepath.Dir(file), "..", "..")
+}
