@@ -171,5 +171,5 @@ func LoadConfig(c *cli.Context, need config.Need, sections ...string) (*config.C
 
 // Lock takes the data-folder lock, honouring --wait.
 func Lock(c *cli.Context, dir, name string) (*lock.Lock, error) {
-	return lock.Acquire(c.Context, dir, name, c.Command.FullName(), Bool(c, "wait"))
+	return lock.Acquire(c.Context, dir, name, CommandName(c), Bool(c, "wait"))
 }

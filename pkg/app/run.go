@@ -33,8 +33,18 @@ func NewRun(c *cli.Context) (*Run, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Run{Name: c.Command.FullName(), Log: log, Stderr: c.App.ErrWriter, start: time.Now(),
+	return &Run{Name: CommandName(c), Log: log, Stderr: c.App.ErrWriter, start: time.Now(),
 		counts: map[string]int64{}, metrics: String(c, "metrics-file")}, nil
+}
+
+// CommandName is the full name of the running command, e.g. "roamcollect
+// push" or "roamload".
+func CommandName(c *cli.Context) string {
+	name := c.App.Name
+	if c.Command != nil && c.Command.Name != "" && c.Command.Name != c.App.Name {
+		name += " " + c.Command.FullName()
+	}
+	return name
 }
 
 // Add adds n to a count; counts keep the order they were first added.
