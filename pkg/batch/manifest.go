@@ -31,6 +31,7 @@ type Member struct {
 	Size    int64
 	Records int64
 	Name    string
+	Index   int // position in the manifest, from 1; set by NextMember, not written
 }
 
 // WriteHeader writes the manifest's fixed part.
@@ -66,6 +67,7 @@ type ManifestReader struct {
 	sc   *bufio.Scanner
 	line int
 	done bool
+	n    int // members read
 	// Header is the fixed part, read by OpenManifest.
 	Header Manifest
 }
@@ -168,7 +170,8 @@ func (mr *ManifestReader) NextMember() (Member, error) {
 	if len(parts) != 5 || parts[0] != "member" {
 		return Member{}, mr.errf("want \"member SHA256 SIZE RECORDS NAME\", found %q", text)
 	}
-	mb := Member{SHA256: parts[1], Name: parts[4]}
+	mr.n++
+	mb := Member{SHA256: parts[1], Name: parts[4], Index: mr.n}
 	if !hexRe.MatchString(mb.SHA256) {
 		return mb, mr.errf("member sha256 %q is not 64 lower-case hex digits", mb.SHA256)
 	}
