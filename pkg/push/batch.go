@@ -1,0 +1,289 @@
+package push
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+
+	"roamsettle/pkg/app"
+	"roamsettle/pkg/batch"
+	"roamsettle/pkg/durable"
+	"roamsettle/pkg/spool"
+)
+
+// makeDir makes a spool folder, durably.
+func makeDir(dir string) error {
+	if err := durable.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("spool: %w", err)
+	}
+	return nil
+}
+
+func syncDir(dir string) error { return durable.SyncDir(dir) }
+
+// pending tidies outgoing/ and returns the base names of the committed
+// batches in it (manifest present), lowest sequence first. Temporary files
+// and a tar without its manifest are leftovers of a build that never
+// finished: that batch was never sent, so its number may be used again.
+func (p *pusher) pending() ([]string, error) {
+	ents, err := os.ReadDir(p.outgoing())
+	if err != nil {
+		return nil, err
+	}
+	committed := map[string]bool{}
+	for _, e := range ents {
+		if base, ok := strings.CutSuffix(e.Name(), batch.ManifestExt); ok {
+			if _, _, ok := batch.ParseName(base); ok {
+				committed[base] = true
+			}
+		}
+	}
+	var out []string
+	removed := false
+	for _, e := range ents {
+		name := e.Name()
+		base := strings.TrimSuffix(strings.TrimSuffix(name, batch.ManifestExt), batch.DataExt)
+		if committed[base] {
+			continue
+		}
+		if err := os.Remove(filepath.Join(p.outgoing(), name)); err != nil {
+			return nil, fmt.Errorf("tidy outgoing: %w", err)
+		}
+		removed = true
+		p.run.Log.Info("removed an unfinished batch build from outgoing/", "file", name)
+	}
+	if removed {
+		if err := syncDir(p.outgoing()); err != nil {
+			return nil, err
+		}
+	}
+	for base := range committed {
+		out = append(out, base)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		si, qi, _ := batch.ParseName(out[i])
+		sj, qj, _ := batch.ParseName(out[j])
+		if si != sj {
+			return si < sj
+		}
+		return qi < qj
+	})
+	for _, base := range out {
+		sender, seq, _ := batch.ParseName(base)
+		// A crash between commit and the state update leaves the state
+		// behind; catch up so the number is never handed out again.
+		if err := p.raiseState(sender, seq); err != nil {
+			return nil, err
+		}
+		p.run.Log.Info("re-sending the batch a previous run did not finish", "batch", base)
+	}
+	return out, nil
+}
+
+func (p *pusher) stateFile(sender string) string {
+	return filepath.Join(p.dir(StateDir), sender+".seq")
+}
+
+// lastSeq is the last sequence number used by sender: the larger of the
+// state file and the batches in sent/ (a guard against a lost state file).
+func (p *pusher) lastSeq(sender string) (uint64, error) {
+	var last uint64
+	b, err := os.ReadFile(p.stateFile(sender))
+	switch {
+	case err == nil:
+		last, err = strconv.ParseUint(strings.TrimSpace(string(b)), 10, 64)
+		if err != nil {
+			return 0, fmt.Errorf("%s: not a sequence number: %w (fix it by hand: it must hold the last batch number sent)", p.stateFile(sender), err)
+		}
+	case !errors.Is(err, fs.ErrNotExist):
+		return 0, err
+	}
+	ents, err := os.ReadDir(p.l.Sent())
+	if err != nil {
+		return 0, err
+	}
+	for _, e := range ents {
+		if s, q, ok := batch.ParseName(e.Name()); ok && s == sender && q > last {
+			last = q
+		}
+	}
+	return last, nil
+}
+
+func (p *pusher) raiseState(sender string, seq uint64) error {
+	last, err := p.lastSeq(sender)
+	if err != nil {
+		return err
+	}
+	if seq <= last {
+		return nil
+	}
+	return durable.WriteFile(p.stateFile(sender), []byte(strconv.FormatUint(seq, 10)+"\n"), 0o644)
+}
+
+// build bundles ready/ into a new committed batch in outgoing/ and returns
+// its base name ("" when ready/ is empty) and how many files it set aside.
+func (p *pusher) build() (string, int, error) {
+	ents, err := os.ReadDir(p.l.Ready())
+	if err != nil {
+		return "", 0, err
+	}
+	var names []string
+	for _, e := range ents {
+		if n := e.Name(); strings.HasSuffix(n, spool.FileExt) && !strings.HasPrefix(n, ".") && e.Type().IsRegular() {
+			names = append(names, n)
+		}
+	}
+	if len(names) == 0 {
+		return "", 0, nil
+	}
+	sender := p.edge.ISP
+	last, err := p.lastSeq(sender)
+	if err != nil {
+		return "", 0, err
+	}
+	seq := last + 1
+	w, err := batch.Create(p.outgoing(), sender, seq, p.opt.Now())
+	if err != nil {
+		return "", 0, fmt.Errorf("start batch: %w", err)
+	}
+	defer w.Abort()
+	bar := app.NewProgress(p.run.Stderr, "bundle", "files", int64(len(names)))
+	good, bad := 0, 0
+	for _, n := range names {
+		path := filepath.Join(p.l.Ready(), n)
+		_, err := w.Add(path)
+		bar.Add(1)
+		if err == nil {
+			good++
+			continue
+		}
+		if !unreadable(err, path) {
+			bar.Done()
+			return "", bad, fmt.Errorf("build batch %s: %w", batch.Name(sender, seq), err)
+		}
+		if err := p.setAside(n, err); err != nil {
+			bar.Done()
+			return "", bad, err
+		}
+		bad++
+	}
+	bar.Done()
+	p.run.Add("bad", int64(bad))
+	if good == 0 {
+		return "", bad, nil
+	}
+	m, err := w.Commit()
+	if err != nil {
+		return "", bad, fmt.Errorf("commit batch %s: %w", batch.Name(sender, seq), err)
+	}
+	if err := p.raiseState(sender, seq); err != nil {
+		return "", bad, err
+	}
+	name := batch.Name(sender, seq)
+	p.run.Log.Info("batch built", "batch", name, "files", m.Totals.Files, "records", m.Totals.Records, "bytes", m.DataSize)
+	return name, bad, nil
+}
+
+// unreadable says whether Add failed on the spool file itself (its content
+// or reading it) rather than on writing the batch.
+func unreadable(err error, path string) bool {
+	var le *spool.LineError
+	if errors.As(err, &le) {
+		return true
+	}
+	var pe *fs.PathError
+	return errors.As(err, &pe) && pe.Path == path && !errors.Is(err, fs.ErrNotExist)
+}
+
+// setAside moves an unreadable spool file to bad/ with a .reason file
+// beside it (written first, so the file is never there without it).
+func (p *pusher) setAside(name string, cause error) error {
+	bad := p.dir(BadDir)
+	if err := makeDir(bad); err != nil {
+		return err
+	}
+	target := name
+	for i := 1; ; i++ {
+		if _, err := os.Lstat(filepath.Join(bad, target)); errors.Is(err, fs.ErrNotExist) {
+			break
+		}
+		target = fmt.Sprintf("%s+%d", name, i)
+	}
+	reason := fmt.Sprintf("%s\n", cause)
+	if err := durable.WriteFile(filepath.Join(bad, target+ReasonExt), []byte(reason), 0o644); err != nil {
+		return fmt.Errorf("set aside %s: %w", name, err)
+	}
+	if err := durable.Rename(filepath.Join(p.l.Ready(), name), filepath.Join(bad, target)); err != nil {
+		return fmt.Errorf("set aside %s: %w", name, err)
+	}
+	p.run.Log.Error("spool file cannot be read back; set aside, not pushed", "file", filepath.Join(bad, target), "reason", cause)
+	return nil
+}
+
+// settle moves a delivered batch's spool files from ready/ to
+// sent/<batch>/, then the manifest beside them, and removes the tar from
+// outgoing/. Each step can be repeated after a crash: files already in
+// sent/<batch>/ are skipped (a ready/ file of the same name is then a newer
+// session and stays for the next batch).
+func (p *pusher) settle(base string) (missing int64, err error) {
+	sentDir := filepath.Join(p.l.Sent(), base)
+	if err := makeDir(sentDir); err != nil {
+		return 0, err
+	}
+	mpath := filepath.Join(p.outgoing(), base+batch.ManifestExt)
+	mf, err := os.Open(mpath)
+	if err != nil {
+		return 0, err
+	}
+	defer mf.Close()
+	mr, err := batch.ReadManifest(mf, mpath)
+	if err != nil {
+		return 0, err
+	}
+	for {
+		mb, err := mr.NextMember()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return missing, err
+		}
+		dst := filepath.Join(sentDir, mb.Name)
+		if _, err := os.Lstat(dst); err == nil {
+			continue
+		}
+		err = os.Rename(filepath.Join(p.l.Ready(), mb.Name), dst)
+		if errors.Is(err, fs.ErrNotExist) {
+			// Delivered in the batch, but gone from ready/ (removed by hand).
+			missing++
+			p.run.Log.Warn("spool file of a delivered batch is no longer in ready/", "batch", base, "file", mb.Name)
+			continue
+		}
+		if err != nil {
+			return missing, fmt.Errorf("move %s to sent: %w", mb.Name, err)
+		}
+	}
+	// One fsync per folder for all the moves; until it returns, the batch
+	// stays in outgoing/ and a crash repeats this step.
+	if err := syncDir(sentDir); err != nil {
+		return missing, err
+	}
+	if err := syncDir(p.l.Ready()); err != nil {
+		return missing, err
+	}
+	mf.Close()
+	if err := durable.Rename(mpath, filepath.Join(sentDir, base+batch.ManifestExt)); err != nil {
+		return missing, err
+	}
+	if err := os.Remove(filepath.Join(p.outgoing(), base+batch.DataExt)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return missing, err
+	}
+	return missing, syncDir(p.outgoing())
+}

@@ -1,0 +1,107 @@
+// Package local delivers batches to a folder on this host (the demo's
+// default destination, or a mounted share).
+package local
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+
+	"roamsettle/pkg/durable"
+)
+
+// Dir is a destination folder.
+type Dir struct{ path string }
+
+// Open makes the destination folder when missing and returns it.
+func Open(path string) (*Dir, error) {
+	if err := durable.MkdirAll(path, 0o755); err != nil {
+		return nil, fmt.Errorf("push folder %s: %w", path, err)
+	}
+	return &Dir{path: path}, nil
+}
+
+// TempName is where name is written before it is renamed into place: a
+// leading '.' so the loader never takes it (docs/batch.md). It is fixed,
+// so a run after a crash overwrites the leftover instead of adding one.
+func TempName(name string) string { return "." + name + ".part" }
+
+// Put copies the local file to name in the folder: to TempName(name),
+// fsynced and size-checked, then renamed into place and the folder fsynced.
+// progress, when not nil, gets the bytes copied as they go.
+func (d *Dir) Put(ctx context.Context, localPath, name string, progress func(int64)) error {
+	src, err := os.Open(localPath)
+	if err != nil {
+		return err
+	}
+	defer src.Close()
+	st, err := src.Stat()
+	if err != nil {
+		return err
+	}
+	tmp := filepath.Join(d.path, TempName(name))
+	dst, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+	if err != nil {
+		return err
+	}
+	ok := false
+	defer func() {
+		if !ok {
+			dst.Close()
+			os.Remove(tmp)
+		}
+	}()
+	buf := make([]byte, 1<<20)
+	for {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		n, rerr := src.Read(buf)
+		if n > 0 {
+			if _, err := dst.Write(buf[:n]); err != nil {
+				return fmt.Errorf("write %s: %w", tmp, err)
+			}
+			if progress != nil {
+				progress(int64(n))
+			}
+		}
+		if rerr == io.EOF {
+			break
+		}
+		if rerr != nil {
+			return rerr
+		}
+	}
+	if err := dst.Sync(); err != nil {
+		return fmt.Errorf("fsync %s: %w", tmp, err)
+	}
+	if err := dst.Close(); err != nil {
+		return err
+	}
+	got, err := os.Stat(tmp)
+	if err != nil {
+		return err
+	}
+	if got.Size() != st.Size() {
+		return fmt.Errorf("%s: %d bytes written, %s has %d", tmp, got.Size(), localPath, st.Size())
+	}
+	if err := os.Rename(tmp, filepath.Join(d.path, name)); err != nil {
+		return err
+	}
+	ok = true
+	return durable.SyncDir(d.path)
+}
+
+// Stat describes name in the folder; fs.ErrNotExist when it is not there.
+func (d *Dir) Stat(_ context.Context, name string) (fs.FileInfo, error) {
+	return os.Stat(filepath.Join(d.path, name))
+}
+
+// Close does nothing: a folder holds no connection.
+func (d *Dir) Close() error { return nil }
+
+// String names the destination in messages.
+func (d *Dir) String() string { return d.path }
