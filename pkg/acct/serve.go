@@ -1,15 +1,382 @@
-// Package acct is the RADIUS accounting server (RFC 2866) of the edge.
+// Package acct is the RADIUS accounting server (RFC 2866) of the edge:
+// it checks each Accounting-Request against its NAS's shared secret,
+// writes it to the spool, and answers only once the record is durable.
+// docs/listen.md describes it for operators.
 package acct
 
 import (
 	"context"
 	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"os"
+	"sync/atomic"
+	"time"
+
+	"layeh.com/radius"
 
 	"roamsettle/pkg/app"
 	"roamsettle/pkg/config"
+	"roamsettle/pkg/spool"
 )
 
-// Serve runs the accounting listener until ctx ends.
+const (
+	// dedupWindow covers a NAS's whole retransmission schedule (RFC 2866
+	// leaves it to the NAS; minutes at most in practice).
+	dedupWindow = 15 * time.Minute
+	dedupMax    = 1 << 20 // ~100 MB worst case; the oldest go first
+	// maxGroup bounds one group commit; queueLen is how many checked
+	// packets may wait for the writer before the reader blocks (and the
+	// kernel's socket buffer takes over).
+	maxGroup = 4096
+	queueLen = 16384
+	// readBuffer absorbs bursts while a group is being made durable.
+	readBuffer = 4 << 20
+	logEvery   = time.Minute
+)
+
+// counters are the run's counts; the reader and the writer both add.
+type counters struct {
+	received, written, answered, retransmissions atomic.Int64
+	unknownClient, badAuth, notAccounting        atomic.Int64
+	malformed, writeFailed, answerFailed         atomic.Int64
+	sessionsClosed, sessionsSwept, spoolReopened atomic.Int64
+}
+
+func (c *counters) report(run *app.Run) {
+	for _, x := range []struct {
+		name string
+		v    *atomic.Int64
+	}{
+		{"received", &c.received},
+		{"written", &c.written},
+		{"answered", &c.answered},
+		{"retransmissions", &c.retransmissions},
+		{"dropped_unknown_client", &c.unknownClient},
+		{"dropped_bad_authenticator", &c.badAuth},
+		{"dropped_not_accounting", &c.notAccounting},
+		{"dropped_malformed", &c.malformed},
+		{"unanswered_write_failed", &c.writeFailed},
+		{"answer_errors", &c.answerFailed},
+		{"sessions_closed", &c.sessionsClosed},
+		{"sessions_swept", &c.sessionsSwept},
+		{"spool_reopened", &c.spoolReopened},
+	} {
+		run.Add(x.name, x.v.Load())
+	}
+}
+
+// request is a checked Accounting-Request waiting for the writer.
+type request struct {
+	rec  spool.Record
+	key  packetKey
+	resp []byte // the encoded Accounting-Response
+	to   netip.AddrPort
+}
+
+// sender sends a datagram; *net.UDPConn is one.
+type sender interface {
+	WriteToUDPAddrPort(b []byte, addr netip.AddrPort) (int, error)
+}
+
+// server holds the listener's state. The reader goroutine runs receive,
+// the writer goroutine runs commit and sweep and alone touches st.
+type server struct {
+	edge    *config.Edge
+	log     *slog.Logger
+	layout  spool.Layout
+	clients map[netip.Addr]*config.NAS
+	local   string
+	out     sender
+	seen    *dedup
+	drops   *limiter // reader only
+	errs    *limiter // writer only
+	n       counters
+	st      *spool.Store // nil after a failed reopen; writer only
+}
+
+func newServer(edge *config.Edge, log *slog.Logger, out sender) *server {
+	s := &server{
+		edge:    edge,
+		log:     log,
+		layout:  spool.Layout{Root: edge.Spool},
+		clients: make(map[netip.Addr]*config.NAS, len(edge.NAS)),
+		local:   edge.ISP + " " + edge.Listen,
+		out:     out,
+		seen:    newDedup(dedupWindow, dedupMax),
+		drops:   newLimiter(logEvery),
+		errs:    newLimiter(10 * time.Second),
+	}
+	for i := range edge.NAS {
+		s.clients[edge.NAS[i].Address.Unmap().WithZone("")] = &edge.NAS[i]
+	}
+	return s
+}
+
+// Serve runs the accounting listener on edge.Listen until ctx ends, then
+// finishes the records already accepted (written and answered) and
+// returns nil.
 func Serve(ctx context.Context, run *app.Run, edge *config.Edge) error {
-	return errors.New("listen: not implemented yet")
+	conn, err := net.ListenPacket("udp", edge.Listen)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	udp, ok := conn.(*net.UDPConn)
+	if !ok {
+		conn.Close()
+		return fmt.Errorf("listen %s: not a UDP socket", edge.Listen)
+	}
+	defer udp.Close()
+	if err := udp.SetReadBuffer(readBuffer); err != nil {
+		run.Log.Warn("cannot enlarge the socket receive buffer", "err", err)
+	}
+	s := newServer(edge, run.Log, udp)
+	defer s.n.report(run)
+	if err := s.open(time.Now()); err != nil {
+		return err
+	}
+	run.Log.Info("listening for RADIUS accounting", "address", udp.LocalAddr().String(),
+		"nas", len(edge.NAS), "open_sessions", s.st.OpenCount(), "known_requests", s.seen.len(),
+		"spool", edge.Spool, "stale_after", edge.StaleAfter.String(), "sweep_every", edge.SweepEvery.String())
+
+	queue := make(chan *request, queueLen)
+	written := make(chan struct{})
+	go func() {
+		defer close(written)
+		s.writeLoop(queue)
+	}()
+	// Unblock the read at shutdown; the socket stays open for the answers
+	// of the requests still being written.
+	stop := context.AfterFunc(ctx, func() { udp.SetReadDeadline(time.Unix(1, 0)) })
+	defer stop()
+	readErr := s.readLoop(ctx, udp, queue)
+	close(queue)
+	<-written
+	if readErr == nil {
+		run.Log.Info("stopped: every accepted request is written and answered")
+	}
+	return readErr
+}
+
+// open opens the Store and seeds the retransmission cache from disk.
+func (s *server) open(now time.Time) error {
+	st, err := spool.OpenStore(s.layout)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	s.st = st
+	if _, err := s.seen.seed(s.layout, now); err != nil {
+		return fmt.Errorf("listen: reading recent requests from the spool: %w", err)
+	}
+	return nil
+}
+
+func (s *server) readLoop(ctx context.Context, conn *net.UDPConn, queue chan<- *request) error {
+	// One byte more than a RADIUS packet may have, to see oversized ones.
+	buf := make([]byte, radius.MaxPacketLength+1)
+	for {
+		n, src, err := conn.ReadFromUDPAddrPort(buf)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			if errors.Is(err, os.ErrDeadlineExceeded) {
+				continue
+			}
+			return fmt.Errorf("listen: read: %w", err)
+		}
+		if r := s.receive(buf[:n], src, time.Now()); r != nil {
+			queue <- r
+		}
+	}
+}
+
+// receive checks one datagram. It returns the request to write, or nil
+// when the packet was dropped or was a retransmission (answered now if its
+// first copy is durable, else by the writer once it is).
+func (s *server) receive(b []byte, src netip.AddrPort, now time.Time) *request {
+	s.n.received.Add(1)
+	addr := src.Addr().Unmap().WithZone("")
+	nas, ok := s.clients[addr]
+	if !ok {
+		s.drop(&s.n.unknownClient, addr, now, "unknown client")
+		return nil
+	}
+	if len(b) < 20 {
+		s.drop(&s.n.malformed, addr, now, "malformed: shorter than a RADIUS header", "nas", nas.Name)
+		return nil
+	}
+	if radius.Code(b[0]) != radius.CodeAccountingRequest {
+		s.drop(&s.n.notAccounting, addr, now, "not an Accounting-Request", "nas", nas.Name, "code", radius.Code(b[0]).String())
+		return nil
+	}
+	// Octets beyond the Length field are padding (RFC 2865 §3) and not
+	// covered by the authenticator.
+	if l := int(b[2])<<8 | int(b[3]); l >= 20 && l <= len(b) && l <= radius.MaxPacketLength {
+		b = b[:l]
+	} else {
+		s.drop(&s.n.malformed, addr, now, "malformed: bad Length field", "nas", nas.Name, "length", l, "bytes", len(b))
+		return nil
+	}
+	if !radius.IsAuthenticRequest(b, nas.Secret) {
+		s.drop(&s.n.badAuth, addr, now, "bad Request Authenticator (wrong shared secret?)", "nas", nas.Name)
+		return nil
+	}
+	p, err := radius.Parse(b, nas.Secret)
+	if err != nil {
+		s.drop(&s.n.malformed, addr, now, "malformed: "+err.Error(), "nas", nas.Name)
+		return nil
+	}
+	rec, err := toRecord(p, origin{NAS: nas.Name, Source: src.String(), TimeZone: s.edge.Timezone,
+		Local: s.local, Received: now})
+	if err != nil {
+		s.drop(&s.n.malformed, addr, now, err.Error(), "nas", nas.Name)
+		return nil
+	}
+	resp, err := p.Response(radius.CodeAccountingResponse).Encode()
+	if err != nil { // cannot happen for an empty response; never answer blindly
+		s.drop(&s.n.malformed, addr, now, "cannot encode the response: "+err.Error(), "nas", nas.Name)
+		return nil
+	}
+	key := packetKey{src: netip.AddrPortFrom(addr, src.Port()), id: p.Identifier, auth: p.Authenticator}
+	switch s.seen.claim(key, now) {
+	case claimDurable:
+		s.n.retransmissions.Add(1)
+		s.answer(resp, src)
+		return nil
+	case claimPending:
+		s.n.retransmissions.Add(1)
+		return nil
+	}
+	return &request{rec: rec, key: key, resp: resp, to: src}
+}
+
+func (s *server) drop(c *atomic.Int64, src netip.Addr, now time.Time, reason string, attrs ...any) {
+	c.Add(1)
+	if n, ok := s.drops.allow(src.String(), now); ok {
+		s.log.Warn("dropped packet, not answered: "+reason,
+			append([]any{"source", src.String(), "suppressed_since_last", n}, attrs...)...)
+	}
+}
+
+func (s *server) answer(resp []byte, to netip.AddrPort) {
+	if _, err := s.out.WriteToUDPAddrPort(resp, to); err != nil {
+		s.n.answerFailed.Add(1)
+		if n, ok := s.errs.allow("answer", time.Now()); ok {
+			s.log.Warn("cannot send Accounting-Response", "to", to.String(), "err", err, "suppressed_since_last", n)
+		}
+		return
+	}
+	s.n.answered.Add(1)
+}
+
+// writeLoop is the writer: it takes every request waiting, commits them
+// as one group, and sweeps stale sessions between groups.
+func (s *server) writeLoop(queue <-chan *request) {
+	tick := time.NewTicker(s.edge.SweepEvery)
+	defer tick.Stop()
+	group := make([]*request, 0, maxGroup)
+	for {
+		select {
+		case r, ok := <-queue:
+			if !ok {
+				return
+			}
+			group = append(group[:0], r)
+		more:
+			for len(group) < maxGroup {
+				select {
+				case r, ok := <-queue:
+					if !ok {
+						break more
+					}
+					group = append(group, r)
+				default:
+					break more
+				}
+			}
+			s.commit(group)
+			clear(group)
+		case now := <-tick.C:
+			s.sweep(now)
+		}
+	}
+}
+
+// commit makes a group durable with one Store.Add, then answers it. After
+// a failed write nothing of the group is answered (the NASes retransmit)
+// and the Store is reopened from disk, as its contract asks.
+func (s *server) commit(group []*request) {
+	keys := make([]packetKey, len(group))
+	recs := make([]spool.Record, len(group))
+	for i, r := range group {
+		keys[i], recs[i] = r.key, r.rec
+	}
+	extra := make([]int, len(group))
+	if err := s.add(recs); err != nil {
+		s.seen.settle(keys, false, nil)
+		s.n.writeFailed.Add(int64(len(group)))
+		if n, ok := s.errs.allow("write", time.Now()); ok {
+			s.log.Error("spool write failed; the group is not answered and the NAS will retransmit",
+				"records", len(group), "err", err, "suppressed_since_last", n)
+		}
+		return
+	}
+	s.n.written.Add(int64(len(group)))
+	s.seen.settle(keys, true, extra)
+	for i, r := range group {
+		for range 1 + extra[i] {
+			s.answer(r.resp, r.to)
+		}
+	}
+}
+
+// add writes records with the Store, reopening it first when an earlier
+// error left it unusable.
+func (s *server) add(recs []spool.Record) error {
+	if err := s.ensureStore(); err != nil {
+		return err
+	}
+	before := s.st.Closed()
+	if err := s.st.Add(recs); err != nil {
+		s.st = nil
+		return err
+	}
+	s.n.sessionsClosed.Add(int64(s.st.Closed() - before))
+	return nil
+}
+
+func (s *server) ensureStore() error {
+	if s.st != nil {
+		return nil
+	}
+	st, err := spool.OpenStore(s.layout)
+	if err != nil {
+		return fmt.Errorf("reopening the spool: %w", err)
+	}
+	s.st = st
+	s.n.spoolReopened.Add(1)
+	s.log.Info("spool reopened from disk", "open_sessions", st.OpenCount())
+	return nil
+}
+
+// sweep closes sessions with no record received for StaleAfter.
+func (s *server) sweep(now time.Time) {
+	err := s.ensureStore()
+	if err == nil {
+		var n int
+		n, err = s.st.Sweep(now, s.edge.StaleAfter)
+		s.n.sessionsSwept.Add(int64(n))
+		s.n.sessionsClosed.Add(int64(n))
+		if err == nil {
+			if n > 0 {
+				s.log.Info("closed stale sessions", "closed", n, "stale_after", s.edge.StaleAfter.String(), "open_sessions", s.st.OpenCount())
+			}
+			return
+		}
+		s.st = nil
+	}
+	s.log.Error("sweep failed; will retry", "err", err)
 }

@@ -29,9 +29,10 @@ type openSession struct {
 // one writer of open/ and of moves into ready/; callers hold the spool
 // lock. Not safe for concurrent use.
 type Store struct {
-	L     Layout
-	open  map[sessKey][]*openSession
-	byNAS map[string]int
+	L      Layout
+	open   map[sessKey][]*openSession
+	byNAS  map[string]int
+	closed int
 }
 
 // OpenStore prepares the spool folders and indexes the open sessions on
@@ -80,6 +81,11 @@ func (s *Store) OpenCount() int {
 	}
 	return n
 }
+
+// Closed is how many sessions this Store has closed (Stop, Accounting-On/Off
+// or Sweep), counting those of a failed Add too: callers wanting the count
+// of durable closes take the difference around a successful Add.
+func (s *Store) Closed() int { return s.closed }
 
 // find returns the open session a record belongs to, nil when none.
 func (s *Store) find(r *Record) *openSession {
@@ -172,6 +178,7 @@ func (s *Store) close(g *group, k sessKey, o *openSession) {
 	} else {
 		s.open[k] = list
 	}
+	s.closed++
 	s.byNAS[k.nas]--
 	if s.byNAS[k.nas] == 0 {
 		delete(s.byNAS, k.nas)

@@ -1,0 +1,47 @@
+package acct
+
+import "time"
+
+// limiter lets one log line per key through per interval and counts the
+// ones it held back, so a flood of bad packets cannot flood the log.
+// Not safe for concurrent use: each goroutine has its own.
+type limiter struct {
+	every time.Duration
+	m     map[string]*limitState
+}
+
+type limitState struct {
+	last       time.Time
+	suppressed int
+}
+
+// limiterKeys bounds the map; beyond it, keys quiet for an interval go.
+const limiterKeys = 4096
+
+func newLimiter(every time.Duration) *limiter {
+	return &limiter{every: every, m: map[string]*limitState{}}
+}
+
+// allow says whether to log for key now, and how many lines were held
+// back since the last one.
+func (l *limiter) allow(key string, now time.Time) (int, bool) {
+	st := l.m[key]
+	if st != nil && now.Sub(st.last) < l.every {
+		st.suppressed++
+		return 0, false
+	}
+	if st == nil {
+		if len(l.m) >= limiterKeys {
+			for k, v := range l.m {
+				if now.Sub(v.last) >= l.every {
+					delete(l.m, k)
+				}
+			}
+		}
+		st = &limitState{}
+		l.m[key] = st
+	}
+	n := st.suppressed
+	st.last, st.suppressed = now, 0
+	return n, true
+}
