@@ -1,0 +1,268 @@
+package detail
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"maps"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/urfave/cli/v2"
+
+	"roamsettle/pkg/app"
+	"roamsettle/pkg/spool"
+)
+
+// testRun makes an app.Run the way the commands do; its log goes to log.
+func testRun(t *testing.T, log io.Writer) *app.Run {
+	t.Helper()
+	var run *app.Run
+	a := &cli.App{Name: "roamcollect", Flags: app.Flags(), Writer: io.Discard, ErrWriter: log,
+		Action: func(c *cli.Context) error {
+			var err error
+			run, err = app.NewRun(c)
+			return err
+		}}
+	if err := a.Run([]string{"roamcollect"}); err != nil {
+		t.Fatal(err)
+	}
+	return run
+}
+
+// sessions writes n Start/Stop pairs as FreeRADIUS would, from session
+// number from; each record's receipt time is unique.
+func sessions(from, n int) string {
+	var b strings.Builder
+	const t0 = 1782845015
+	for i := from; i < from+n; i++ {
+		ts := t0 + int64(i)*10
+		fmt.Fprintf(&b, "Tue Jun 30 18:43:35 2026\n\tAcct-Status-Type = Start\n\tUser-Name = \"user%d@aimnet.com\"\n\tAcct-Session-Id = \"%08X\"\n\tNAS-IP-Address = 192.0.2.10\n\tEvent-Timestamp = %d\n\tTimestamp = %d\n\n", i, i, ts, ts)
+		fmt.Fprintf(&b, "Tue Jun 30 18:43:35 2026\n\tAcct-Status-Type = Stop\n\tUser-Name = \"user%d@aimnet.com\"\n\tAcct-Session-Id = \"%08X\"\n\tNAS-IP-Address = 192.0.2.10\n\tAcct-Session-Time = 300\n\tEvent-Timestamp = %d\n\tTimestamp = %d\n\n", i, i, ts+300, ts+301)
+	}
+	return b.String()
+}
+
+// snapshot is every file under dir with its content.
+func snapshot(t *testing.T, dir string) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := os.ReadFile(p)
+		out[strings.TrimPrefix(p, dir)] = string(b)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// spoolRecords counts the records in open/ and ready/ by a key that does
+// not depend on the file they were imported from.
+func spoolRecords(t *testing.T, dir string) map[string]int {
+	t.Helper()
+	out := map[string]int{}
+	for _, sub := range []string{spool.OpenDir, spool.ReadyDir} {
+		ents, err := os.ReadDir(filepath.Join(dir, sub))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range ents {
+			recs, err := spool.ReadFile(filepath.Join(dir, sub, e.Name()))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, r := range recs {
+				out[r.SessionID+" "+r.StatusType+" "+r.Received.String()]++
+			}
+		}
+	}
+	return out
+}
+
+type counts struct{ records, imported, skipped, malformed, incomplete int64 }
+
+func runImport(t *testing.T, spoolDir string, files ...string) (counts, error, string) {
+	t.Helper()
+	var log bytes.Buffer
+	run := testRun(t, &log)
+	err := Import(context.Background(), run, testEdge(spoolDir), files)
+	return counts{run.Count("records"), run.Count("imported"), run.Count("skipped_already_imported"),
+		run.Count("malformed"), run.Count("incomplete")}, err, log.String()
+}
+
+func TestImportRerunAndRotation(t *testing.T) {
+	dir := t.TempDir()
+	spoolDir := filepath.Join(dir, "spool")
+	live := filepath.Join(dir, "detail")
+
+	// 1300 sessions (2600 records, so several chunks), one malformed
+	// record, and a last record still being written.
+	bad := "Tue Jun 30 18:43:35 2026\n\tAcct-Status-Type = Start\n\tAcct-Session-Id = \"bad\"\n\tNAS-IP-Address = 192.0.2.99\n\tTimestamp = 1782845015\n\n"
+	part1 := sessions(0, 700) + bad + sessions(700, 600)
+	tail := sessions(1300, 1)
+	cut := strings.Index(tail, "User-Name")
+	if err := os.WriteFile(live, []byte(part1+tail[:cut]), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c, err, log := runImport(t, spoolDir, live)
+	if app.ExitCode(err) != app.ExitAttention {
+		t.Fatalf("first import: %v (exit %d), want exit 3", err, app.ExitCode(err))
+	}
+	badLine := strings.Count(sessions(0, 700), "\n") + 1
+	want := fmt.Sprintf("%s:%d: NAS-IP-Address: no [[edge.nas]] has address 192.0.2.99", live, badLine)
+	if !strings.Contains(err.Error(), want) || !strings.Contains(log, want) {
+		t.Errorf("error %q / log %q, want %q", err, log, want)
+	}
+	if c != (counts{records: 2601, imported: 2600, malformed: 1, incomplete: 1}) {
+		t.Errorf("first import counts %+v", c)
+	}
+	recs := spoolRecords(t, spoolDir)
+	if len(recs) != 2600 {
+		t.Fatalf("spool has %d distinct records, want 2600", len(recs))
+	}
+	before := snapshot(t, spoolDir)
+
+	// Again: nothing added, the spool unchanged byte for byte.
+	c, err, _ = runImport(t, spoolDir, live)
+	if err != nil {
+		t.Fatalf("re-import: %v", err)
+	}
+	if c != (counts{skipped: 2601, incomplete: 1}) {
+		t.Errorf("re-import counts %+v", c)
+	}
+	if after := snapshot(t, spoolDir); !maps.Equal(before, after) {
+		t.Fatalf("re-import changed the spool")
+	}
+
+	// FreeRADIUS finishes the record and rotates the file; a new one
+	// starts; someone also keeps a copy of the rotated file.
+	f, err := os.OpenFile(live, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.WriteString(tail[cut:] + sessions(1301, 10)); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	rotated := filepath.Join(dir, "detail-20261122")
+	if err := os.Rename(live, rotated); err != nil {
+		t.Fatal(err)
+	}
+	whole, _ := os.ReadFile(rotated)
+	copied := filepath.Join(dir, "copy-of-detail")
+	if err := os.WriteFile(copied, whole, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(live, []byte(sessions(2000, 5)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c, err, _ = runImport(t, spoolDir, rotated, copied, live)
+	if err != nil {
+		t.Fatalf("import after rotation: %v", err)
+	}
+	if c != (counts{records: 22 + 10, imported: 32, skipped: 2601 + 2623}) {
+		t.Errorf("counts after rotation %+v", c)
+	}
+	recs = spoolRecords(t, spoolDir)
+	if len(recs) != 2600+32 {
+		t.Errorf("spool has %d distinct records, want %d", len(recs), 2600+32)
+	}
+	for k, n := range recs {
+		if n != 1 {
+			t.Errorf("record %s is in the spool %d times", k, n)
+		}
+	}
+	before = snapshot(t, spoolDir)
+	if c, err, _ = runImport(t, spoolDir, rotated, copied, live); err != nil || c.imported != 0 {
+		t.Fatalf("third run: %+v, %v", c, err)
+	}
+	if after := snapshot(t, spoolDir); !maps.Equal(before, after) {
+		t.Fatalf("third run changed the spool")
+	}
+}
+
+func TestImportRewrittenFile(t *testing.T) {
+	dir := t.TempDir()
+	spoolDir := filepath.Join(dir, "spool")
+	file := filepath.Join(dir, "detail")
+	data := sessions(0, 3)
+	if err := os.WriteFile(file, []byte(data), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err, _ := runImport(t, spoolDir, file); err != nil {
+		t.Fatal(err)
+	}
+	// Same first record, different content later: not silently skipped
+	// nor re-imported.
+	changed := strings.Replace(data, "user2@", "userX@", 1)
+	if err := os.WriteFile(file, []byte(changed), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c, err, _ := runImport(t, spoolDir, file)
+	if app.ExitCode(err) != app.ExitAttention || !strings.Contains(err.Error(), "rewritten in place") || c.imported != 0 {
+		t.Fatalf("rewritten file: %+v, %v", c, err)
+	}
+	// Cut short: likewise.
+	if err := os.WriteFile(file, []byte(data[:len(data)-50]), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err, _ = runImport(t, spoolDir, file)
+	if app.ExitCode(err) != app.ExitAttention || !strings.Contains(err.Error(), "truncated or rewritten") {
+		t.Fatalf("truncated file: %v", err)
+	}
+}
+
+func TestImportMissingFile(t *testing.T) {
+	dir := t.TempDir()
+	good := filepath.Join(dir, "detail")
+	if err := os.WriteFile(good, []byte(sessions(0, 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c, err, _ := runImport(t, filepath.Join(dir, "spool"), filepath.Join(dir, "nope"), good)
+	if app.ExitCode(err) != app.ExitFailed || !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("missing file: %v (exit %d), want exit 1", err, app.ExitCode(err))
+	}
+	if c.imported != 2 {
+		t.Errorf("the other file must still be imported: %+v", c)
+	}
+}
+
+func TestImportState(t *testing.T) {
+	dir := t.TempDir()
+	s, err := LoadState(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := Position{Offset: 10, Line: 3, Records: 1, File: "a file\nwith \"odd\" name"}
+	p.Fingerprint[0], p.Anchor[31] = 1, 2
+	s.Set(p)
+	s.Set(Position{Fingerprint: p.Fingerprint, Offset: 5}) // never goes back
+	if err := s.Save(); err != nil {
+		t.Fatal(err)
+	}
+	s2, err := LoadState(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, ok := s2.Get(p.Fingerprint); !ok || got != p {
+		t.Fatalf("state round trip: %+v", got)
+	}
+	for _, bad := range []string{"", "#other\n", StateHeader + "\nzz 1 1 1 zz \"f\"\n"} {
+		if err := os.WriteFile(StatePath(dir), []byte(bad), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := LoadState(dir); err == nil || !strings.Contains(err.Error(), StatePath(dir)) {
+			t.Errorf("state %q: error %v must name the file", bad, err)
+		}
+	}
+}
