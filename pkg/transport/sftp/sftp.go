@@ -231,6 +231,11 @@ func (c *Client) closeAgent() {
 // renamed into place (posix-rename@openssh.com where offered, so it
 // replaces atomically). progress, when not nil, gets bytes as they go.
 func (c *Client) Put(ctx context.Context, localPath, name string, progress func(int64)) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	// The library takes no context: a cancelled run closes the connection.
+	defer context.AfterFunc(ctx, func() { c.ssh.Close() })()
 	src, err := os.Open(localPath)
 	if err != nil {
 		return err
@@ -323,6 +328,9 @@ func (c *Client) fail(ctx context.Context, err error) error {
 
 // Stat describes name in the folder; fs.ErrNotExist when it is not there.
 func (c *Client) Stat(ctx context.Context, name string) (fs.FileInfo, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	fi, err := c.sftp.Stat(path.Join(c.dir, name))
 	if err != nil {
 		return nil, c.fail(ctx, fmt.Errorf("stat %s:%s: %w", c.addr, path.Join(c.dir, name), err))
