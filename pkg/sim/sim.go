@@ -24,8 +24,8 @@ import (
 type Format int
 
 const (
-	Detail   Format = iota // a FreeRADIUS detail file
-	Radclient              // radclient input: attribute lists separated by blank lines
+	Detail    Format = iota // a FreeRADIUS detail file
+	Radclient               // radclient input: attribute lists separated by blank lines
 )
 
 // Options say what traffic to make.
