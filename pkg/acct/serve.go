@@ -35,6 +35,10 @@ const (
 	// readBuffer absorbs bursts while a group is being made durable.
 	readBuffer = 4 << 20
 	logEvery   = time.Minute
+	// checkpointEvery is how often the session files are synced and the
+	// closed sessions moved to ready/ (acknowledgements ride on the
+	// journal and never wait for it, except while it runs).
+	checkpointEvery = time.Second
 )
 
 // counters are the run's counts; the reader and the writer both add.
@@ -162,7 +166,7 @@ func Serve(ctx context.Context, run *app.Run, edge *config.Edge) error {
 
 // open opens the Store and seeds the retransmission cache from disk.
 func (s *server) open(now time.Time) error {
-	st, err := spool.OpenStore(s.layout)
+	st, err := openStore(s.layout)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
@@ -277,11 +281,14 @@ func (s *server) answer(resp []byte, to netip.AddrPort) {
 func (s *server) writeLoop(queue <-chan *request) {
 	tick := time.NewTicker(s.edge.SweepEvery)
 	defer tick.Stop()
+	cp := time.NewTicker(checkpointEvery)
+	defer cp.Stop()
 	group := make([]*request, 0, maxGroup)
 	for {
 		select {
 		case r, ok := <-queue:
 			if !ok {
+				s.closeStore()
 				return
 			}
 			group = append(group[:0], r)
@@ -301,8 +308,34 @@ func (s *server) writeLoop(queue <-chan *request) {
 			clear(group)
 		case now := <-tick.C:
 			s.sweep(now)
+		case <-cp.C:
+			s.checkpoint()
 		}
 	}
+}
+
+// checkpoint syncs the session files and moves closed sessions to ready/.
+func (s *server) checkpoint() {
+	if s.st == nil {
+		return
+	}
+	if err := s.st.Checkpoint(); err != nil {
+		s.st = nil // reopening recovers from the journal
+		if n, ok := s.errs.allow("checkpoint", time.Now()); ok {
+			s.log.Error("spool checkpoint failed; the spool will be reopened", "err", err, "suppressed_since_last", n)
+		}
+	}
+}
+
+// closeStore ends the Store with a last checkpoint at shutdown.
+func (s *server) closeStore() {
+	if s.st == nil {
+		return
+	}
+	if err := s.st.Close(); err != nil {
+		s.log.Error("last spool checkpoint failed; the next start recovers from the journal", "err", err)
+	}
+	s.st = nil
 }
 
 // commit makes a group durable with one Store.Add, then answers it. After
@@ -352,14 +385,32 @@ func (s *server) ensureStore() error {
 	if s.st != nil {
 		return nil
 	}
-	st, err := spool.OpenStore(s.layout)
+	st, err := openStore(s.layout)
 	if err != nil {
 		return fmt.Errorf("reopening the spool: %w", err)
 	}
 	s.st = st
 	s.n.spoolReopened.Add(1)
+	// The failed group's identities were forgotten; what the journal
+	// recovery wrote of it must still not be written twice.
+	if _, err := s.seen.seed(s.layout, time.Now()); err != nil {
+		s.log.Warn("cannot re-read recent requests from the spool", "err", err)
+	}
 	s.log.Info("spool reopened from disk", "open_sessions", st.OpenCount())
 	return nil
+}
+
+// openStore opens the Store (recovering a journal left by a crash) in
+// journal mode: one fsync per group however many files it touches.
+func openStore(l spool.Layout) (*spool.Store, error) {
+	st, err := spool.OpenStore(l)
+	if err != nil {
+		return nil, err
+	}
+	if err := st.UseJournal(); err != nil {
+		return nil, err
+	}
+	return st, nil
 }
 
 // sweep closes sessions with no record received for StaleAfter.

@@ -22,6 +22,8 @@ type group struct {
 	created bool
 	closes  []string // names in open/ to move to ready/, in order
 	buf     []byte
+	journal bool   // journal mode: collect entries, sync nothing
+	entries []byte // journal entries of the records appended
 }
 
 type groupFile struct {
@@ -54,7 +56,11 @@ func (g *group) append(name string, r *Record) error {
 		g.buf = append(g.buf, '\n')
 		g.created = true
 	}
+	lineAt := len(g.buf)
 	g.buf = r.AppendLine(g.buf)
+	if g.journal {
+		g.entries = appendEntry(g.entries, entryAppend, name, g.buf[lineAt:len(g.buf)-1])
+	}
 	if _, err := gf.f.WriteAt(g.buf, gf.off); err != nil {
 		return fmt.Errorf("%s: %w", gf.f.Name(), err)
 	}
@@ -71,7 +77,7 @@ func (g *group) commit() error {
 		return err
 	}
 	for _, name := range g.closes {
-		if err := g.moveToReady(name); err != nil {
+		if err := moveToReady(g.l, name); err != nil {
 			return err
 		}
 	}
@@ -123,18 +129,30 @@ func (g *group) syncFiles() error {
 	return errors.Join(errs...)
 }
 
+// release closes the group's files without syncing them (journal mode).
+func (g *group) release() error {
+	var errs []error
+	for _, name := range g.order {
+		if err := g.files[name].f.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", name, err))
+		}
+	}
+	g.files, g.order = map[string]*groupFile{}, nil
+	return errors.Join(errs...)
+}
+
 // moveToReady renames open/name into ready/, with a "+N" suffix when
 // ready/ already has that name (a late record of a session closed earlier).
-func (g *group) moveToReady(name string) error {
+func moveToReady(l Layout, name string) error {
 	base := strings.TrimSuffix(name, FileExt)
 	target := name
 	for i := 1; ; i++ {
-		if _, err := os.Stat(filepath.Join(g.l.Ready(), target)); errors.Is(err, fs.ErrNotExist) {
+		if _, err := os.Stat(filepath.Join(l.Ready(), target)); errors.Is(err, fs.ErrNotExist) {
 			break
 		}
 		target = fmt.Sprintf("%s+%d%s", base, i, FileExt)
 	}
-	return os.Rename(filepath.Join(g.l.Open(), name), filepath.Join(g.l.Ready(), target))
+	return os.Rename(filepath.Join(l.Open(), name), filepath.Join(l.Ready(), target))
 }
 
 // abort closes any files left open by a failed group.

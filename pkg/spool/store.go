@@ -33,12 +33,20 @@ type Store struct {
 	open   map[sessKey][]*openSession
 	byNAS  map[string]int
 	closed int
+	// Journal mode (UseJournal): the journal, the error that made the
+	// Store unusable, and the names closed since the last Checkpoint.
+	j       *journal
+	jerr    error
+	pending []string
 }
 
 // OpenStore prepares the spool folders and indexes the open sessions on
 // disk, so a restarted listener carries on where it stopped.
 func OpenStore(l Layout) (*Store, error) {
 	if err := l.Init(); err != nil {
+		return nil, err
+	}
+	if err := recoverJournal(l); err != nil {
 		return nil, err
 	}
 	s := &Store{L: l, open: map[sessKey][]*openSession{}, byNAS: map[string]int{}}
@@ -68,6 +76,29 @@ func OpenStore(l Layout) (*Store, error) {
 	return s, nil
 }
 
+func (s *Store) newGroup() *group {
+	g := newGroup(s.L)
+	g.journal = s.j != nil
+	return g
+}
+
+// commit ends a group: durable on return, with per-file fsyncs or, in
+// journal mode, with one fsync of the journal.
+func (s *Store) commit(g *group) error {
+	if s.jerr != nil {
+		return s.jerr
+	}
+	if s.j != nil {
+		return s.commitJournal(g)
+	}
+	return g.commit()
+}
+
+// Closed is how many sessions this Store has closed (Stop, Accounting-On/Off
+// or Sweep), counting those of a failed Add too: callers wanting the count
+// of durable closes take the difference around a successful Add.
+func (s *Store) Closed() int { return s.closed }
+
 func (s *Store) index(k sessKey, o *openSession) {
 	s.open[k] = append(s.open[k], o)
 	s.byNAS[k.nas]++
@@ -81,11 +112,6 @@ func (s *Store) OpenCount() int {
 	}
 	return n
 }
-
-// Closed is how many sessions this Store has closed (Stop, Accounting-On/Off
-// or Sweep), counting those of a failed Add too: callers wanting the count
-// of durable closes take the difference around a successful Add.
-func (s *Store) Closed() int { return s.closed }
 
 // find returns the open session a record belongs to, nil when none.
 func (s *Store) find(r *Record) *openSession {
@@ -109,17 +135,24 @@ func (s *Store) find(r *Record) *openSession {
 // Accounting-On/Off closes every open session of its NAS and is kept as a
 // file of its own. When Add returns nil, all of it is on disk: Add is a
 // group commit, one fsync per touched file (in parallel) and one per
-// folder, however many records it was given. After an error the Store's
-// index may not match the disk: open a new Store.
+// folder, however many records it was given (in journal mode: one fsync
+// of the journal). After an error the Store's index may not match the
+// disk: open a new Store.
 func (s *Store) Add(recs []Record) error {
-	g := newGroup(s.L)
+	if s.jerr != nil {
+		return s.jerr
+	}
+	g := s.newGroup()
 	defer g.abort()
 	for i := range recs {
 		if err := s.add(g, &recs[i]); err != nil {
+			if s.j != nil {
+				return s.fail(err)
+			}
 			return err
 		}
 	}
-	return g.commit()
+	return s.commit(g)
 }
 
 func (s *Store) add(g *group, r *Record) error {
@@ -188,19 +221,19 @@ func (s *Store) close(g *group, k sessKey, o *openSession) {
 // CloseNAS closes every open session of a NAS (it rebooted: Accounting-On
 // or -Off) and returns how many it closed.
 func (s *Store) CloseNAS(nas string) (int, error) {
-	g := newGroup(s.L)
+	g := s.newGroup()
 	defer g.abort()
 	n := s.closeWhere(g, func(k sessKey, _ *openSession) bool { return k.nas == nas })
-	return n, g.commit()
+	return n, s.commit(g)
 }
 
 // Sweep closes the sessions with no record received for longer than
 // staleAfter before now, and returns how many it closed.
 func (s *Store) Sweep(now time.Time, staleAfter time.Duration) (int, error) {
-	g := newGroup(s.L)
+	g := s.newGroup()
 	defer g.abort()
 	n := s.closeWhere(g, func(_ sessKey, o *openSession) bool { return now.Sub(o.lastRecv) > staleAfter })
-	return n, g.commit()
+	return n, s.commit(g)
 }
 
 func (s *Store) closeWhere(g *group, match func(sessKey, *openSession) bool) int {
