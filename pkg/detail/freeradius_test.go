@@ -1,0 +1,251 @@
+package detail_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"roamsettle/internal/testbin"
+	"roamsettle/pkg/app"
+	"roamsettle/pkg/config"
+	"roamsettle/pkg/detail"
+	"roamsettle/pkg/sim"
+	"roamsettle/pkg/spool"
+)
+
+// radiusdConf is a minimal FreeRADIUS 3 server that writes every
+// accounting request to one detail file, with the packet header
+// (Packet-Src-IP-Address) as sites often configure it.
+const radiusdConf = `prefix = /usr
+exec_prefix = /usr
+sysconfdir = /etc
+localstatedir = {{dir}}
+sbindir = /usr/sbin
+logdir = {{dir}}
+raddbdir = {{dir}}
+radacctdir = {{dir}}/radacct
+name = freeradius
+confdir = {{dir}}
+run_dir = {{dir}}
+db_dir = {{dir}}
+libdir = /usr/lib/freeradius
+pidfile = {{dir}}/freeradius.pid
+max_request_time = 30
+cleanup_delay = 5
+max_requests = 100000
+hostname_lookups = no
+log {
+	destination = stderr
+}
+security {
+	allow_core_dumps = no
+}
+client localhost {
+	ipaddr = 127.0.0.1
+	secret = testing123
+}
+modules {
+	detail {
+		filename = ${radacctdir}/detail
+		header = "%t"
+		permissions = 0600
+		log_packet_header = yes
+	}
+}
+server default {
+	listen {
+		type = acct
+		ipaddr = 127.0.0.1
+		port = {{port}}
+	}
+	accounting {
+		detail
+	}
+}
+`
+
+// syncBuffer is the server's output, written by exec and read by the test.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	c, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	return c.LocalAddr().(*net.UDPAddr).Port
+}
+
+// TestRealFreeRADIUS sends roamsim's traffic to a real FreeRADIUS with the
+// real radclient, imports the detail file FreeRADIUS wrote, and checks that
+// it holds the same records as roamsim's own detail output.
+func TestRealFreeRADIUS(t *testing.T) {
+	radiusd := testbin.Require(t, "freeradius", "/usr/sbin/freeradius")
+	radclient := testbin.Require(t, "radclient", "/usr/bin/radclient")
+	dir := t.TempDir()
+	port := freePort(t)
+	conf := strings.NewReplacer("{{dir}}", dir, "{{port}}", fmt.Sprint(port)).Replace(radiusdConf)
+	for name, data := range map[string]string{"radiusd.conf": conf, "dictionary": ""} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(data), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.MkdirAll(filepath.Join(dir, "radacct"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	var srvOut syncBuffer
+	srv := exec.Command(radiusd, "-f", "-X", "-d", dir, "-n", "radiusd")
+	srv.Stdout, srv.Stderr = &srvOut, &srvOut
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		srv.Process.Kill()
+		srv.Wait()
+	}()
+	deadline := time.Now().Add(20 * time.Second)
+	for !strings.Contains(srvOut.String(), "Ready to process requests") {
+		if time.Now().After(deadline) {
+			t.Fatalf("freeradius did not start:\n%s", srvOut.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+
+	partners, err := config.ParsePartners(strings.NewReader("id,name,country,realms,timezone\n"+
+		"ISPA,Aimnet,USA,aimnet.com,America/Los_Angeles\nISPB,Connect.com,Australia,connect.com,Australia/Sydney\n"), "partners.csv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := sim.Options{Partners: partners, ISP: "ISPB", Sessions: 60, Seed: 5,
+		Start: time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC), Days: 2, NASIP: netip.MustParseAddr("192.0.2.10"), NASID: "nas1"}
+	var input, own bytes.Buffer
+	st, err := sim.Write(&input, o, sim.Radclient)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sim.Write(&own, o, sim.Detail); err != nil {
+		t.Fatal(err)
+	}
+	inFile := filepath.Join(dir, "acct.txt")
+	if err := os.WriteFile(inFile, input.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command(radclient, "-f", inFile, "-q", "-r", "5", "-t", "5",
+		fmt.Sprintf("127.0.0.1:%d", port), "acct", "testing123").CombinedOutput()
+	if err != nil {
+		t.Fatalf("radclient: %v\n%s\nserver:\n%s", err, out, srvOut.String())
+	}
+
+	// Import what FreeRADIUS wrote. The NAS is known by its NAS-IP-Address;
+	// the packets came from 127.0.0.1, which is no configured NAS.
+	file := filepath.Join(dir, "radacct", "detail")
+	edge := &config.Edge{ISP: "ISPB", Spool: filepath.Join(dir, "spool"),
+		NAS: []config.NAS{{Name: "nas1", Address: netip.MustParseAddr("192.0.2.10")}}}
+	run := newRun(t)
+	if err := detail.Import(context.Background(), run, edge, []string{file}); err != nil {
+		t.Fatal(err)
+	}
+	if run.Count("imported") != st.Records || run.Count("malformed") != 0 {
+		t.Fatalf("imported %d of %d records, %d malformed", run.Count("imported"), st.Records, run.Count("malformed"))
+	}
+
+	t.Logf("FreeRADIUS wrote %d records; all imported", st.Records)
+
+	// The spool holds what roamsim's own detail file says, but for the
+	// receipt time (now) and the packet source.
+	m, err := detail.NewMapper(edge)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := keys(t, m, own.Bytes())
+	var got []string
+	for _, sub := range []string{spool.OpenDir, spool.ReadyDir} {
+		names, _ := filepath.Glob(filepath.Join(edge.Spool, sub, "*"))
+		for _, n := range names {
+			recs, err := spool.ReadFile(n)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, r := range recs {
+				if r.Source == "" || !strings.HasPrefix(r.Origin, "detail "+file+":") {
+					t.Errorf("record %+v: no packet source or origin", r)
+				}
+				got = append(got, key(r))
+			}
+		}
+	}
+	slices.Sort(got)
+	if !slices.Equal(got, want) {
+		t.Errorf("FreeRADIUS's detail file and roamsim's differ:\n got %d records %.500q\nwant %d records %.500q", len(got), got, len(want), want)
+	}
+}
+
+func key(r spool.Record) string {
+	return fmt.Sprintf("%s|%s|%s|%s|%d|%d|%d|%d|%s|%s|%s|%s|%s", r.StatusType, r.SessionID, r.UserName, r.EventTime.Format(time.RFC3339),
+		r.SessionTime, r.DelayTime, r.InputOctets, r.OutputOctets, r.NAS, r.NASPort, r.CallingStation, r.TerminateCause, r.NASIdentifier)
+}
+
+func keys(t *testing.T, m *detail.Mapper, data []byte) []string {
+	p := detail.NewParser(bytes.NewReader(data), "own", 0, 0)
+	var out []string
+	for {
+		e, err := p.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, err := m.Record(e, "own")
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, key(r))
+	}
+	slices.Sort(out)
+	return out
+}
+
+func newRun(t *testing.T) *app.Run {
+	t.Helper()
+	var run *app.Run
+	a := &cli.App{Name: "roamcollect", Flags: app.Flags(), Writer: io.Discard, ErrWriter: io.Discard,
+		Action: func(c *cli.Context) error {
+			var err error
+			run, err = app.NewRun(c)
+			return err
+		}}
+	if err := a.Run([]string{"roamcollect"}); err != nil {
+		t.Fatal(err)
+	}
+	return run
+}
