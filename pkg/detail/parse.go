@@ -128,7 +128,7 @@ func (p *Parser) Next() (*Entry, error) {
 			return nil, &Error{File: p.name, Line: p.line + 1, Err: ErrIncomplete}
 		}
 		if isBlank(l) {
-			p.consume(l)
+			p.consume()
 			continue
 		}
 		first = l
@@ -136,7 +136,7 @@ func (p *Parser) Next() (*Entry, error) {
 	}
 	e := &Entry{Line: p.line + 1, Start: p.off}
 	startLine, startOff := p.line, p.off
-	p.consume(first)
+	p.consume()
 	if isIndented(first) {
 		e.Err = &Error{File: p.name, Line: e.Line, Err: errors.New("record starts with an indented line, not a header (missing header or blank line?)")}
 		if a, err := parseAttr(trimEOL(first)); err == nil {
@@ -161,7 +161,7 @@ func (p *Parser) Next() (*Entry, error) {
 			return nil, &Error{File: p.name, Line: e.Line, Err: ErrIncomplete}
 		}
 		if isBlank(l) {
-			p.consume(l)
+			p.consume()
 			e.End = p.off
 			return e, nil
 		}
@@ -176,7 +176,7 @@ func (p *Parser) Next() (*Entry, error) {
 			}
 			return e, nil
 		}
-		p.consume(l)
+		p.consume()
 		ln := p.line
 		if e.Err != nil {
 			continue // already malformed: skip to its end
@@ -238,7 +238,7 @@ func (p *Parser) readLine() (line []byte, eof bool, err error) {
 }
 
 // consume accepts the pending line.
-func (p *Parser) consume([]byte) {
+func (p *Parser) consume() {
 	p.hasPending = false
 	p.line++
 	p.off += p.pendingLen

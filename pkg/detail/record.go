@@ -321,19 +321,19 @@ var dateLayouts = []string{
 }
 
 // parseDate reads a date attribute: an integer (seconds since 1970) or a
-// quoted date. A zone abbreviation other than UTC/GMT is accepted only
+// quoted date. The zero time (a NAS without a clock sends 0) is returned as
+// the zero time.Time, as if the attribute were absent. A zone abbreviation other than UTC/GMT is accepted only
 // when it names the edge's zone at that time, since abbreviations such as
 // EST or IST are ambiguous.
 func (m *Mapper) parseDate(a Attr) (time.Time, error) {
 	v := a.Value
-	if !a.Quoted {
-		n, err := strconv.ParseInt(v, 10, 64)
-		if err != nil || n <= 0 || n > maxUnix {
+	if n, err := strconv.ParseInt(v, 10, 64); err == nil || !a.Quoted {
+		if err != nil || n < 0 || n > maxUnix {
 			return time.Time{}, fmt.Errorf("%q is not a date (seconds since 1970 or a quoted date)", v)
 		}
-		return time.Unix(n, 0).UTC(), nil
-	}
-	if n, err := strconv.ParseInt(v, 10, 64); err == nil && n > 0 && n <= maxUnix {
+		if n == 0 {
+			return time.Time{}, nil // a NAS without a clock: as if absent
+		}
 		return time.Unix(n, 0).UTC(), nil
 	}
 	for _, layout := range dateLayouts {
@@ -341,7 +341,10 @@ func (m *Mapper) parseDate(a Attr) (time.Time, error) {
 		if err != nil {
 			continue
 		}
-		if t.Year() < 1970 || t.Year() > 9999 {
+		if t.Unix() == 0 {
+			return time.Time{}, nil // Event-Timestamp = 0 as FreeRADIUS prints it: no clock
+		}
+		if t.Unix() < 0 || t.Year() > 9999 {
 			return time.Time{}, fmt.Errorf("%q is out of range", v)
 		}
 		if layout == dateLayouts[0] {

@@ -68,6 +68,13 @@ func TestRecord(t *testing.T) {
 		{name: "event timestamp numeric offset", data: with(`Event-Timestamp = "Jun 30 2026 20:40:00 +0200"`, "Timestamp = 1782845015"), check: func(r spool.Record) bool {
 			return r.EventTime.Equal(time.Date(2026, 6, 30, 18, 40, 0, 0, time.UTC))
 		}},
+		{name: "event timestamp zero is no clock", data: with(`Event-Timestamp = "Jan  1 1970 00:00:00 UTC"`, "Acct-Delay-Time = 5", "Timestamp = 1782845015"), check: func(r spool.Record) bool {
+			return r.EventTime.Equal(t0.Add(-5*time.Second)) && !r.EventStamped
+		}},
+		{name: "event timestamp integer zero", data: with(`Event-Timestamp = 0`, "Timestamp = 1782845015"), check: func(r spool.Record) bool {
+			return r.EventTime.Equal(t0) && !r.EventStamped
+		}},
+		{name: "event timestamp before 1970", data: with(`Event-Timestamp = "Dec 31 1969 23:00:00 UTC"`, "Timestamp = 1782845015"), err: "d:6: Event-Timestamp: \"Dec 31 1969 23:00:00 UTC\" is out of range"},
 		{name: "foreign zone name", data: with(`Event-Timestamp = "Jun 30 2026 20:40:00 CEST"`, "Timestamp = 1782845015"), err: `d:6: Event-Timestamp: "Jun 30 2026 20:40:00 CEST": zone "CEST"`},
 		{name: "not a date", data: with(`Event-Timestamp = "yesterday"`, "Timestamp = 1782845015"), err: "d:6: Event-Timestamp:"},
 		{name: "header fallback in edge zone", data: with(), check: func(r spool.Record) bool {
