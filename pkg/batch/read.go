@@ -2,6 +2,7 @@ package batch
 
 import (
 	"archive/tar"
+	"bufio"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -50,8 +51,12 @@ func Read(manifestPath string, visit VisitFunc) (*Manifest, error) {
 	defer df.Close()
 	sum := sha256.New()
 	cnt := &countWriter{}
-	tr := tar.NewReader(io.TeeReader(df, io.MultiWriter(sum, cnt)))
+	// Buffered: the tar reader asks for 512-byte headers and small members,
+	// and one read system call each would dominate a large batch.
+	data := bufio.NewReaderSize(df, 256*1024)
+	tr := tar.NewReader(io.TeeReader(data, io.MultiWriter(sum, cnt)))
 	var got Totals
+	rd := spool.NewReader(nil, "") // reused for every member
 	for {
 		hdr, terr := tr.Next()
 		mb, merr := mr.NextMember()
@@ -76,13 +81,13 @@ func Read(manifestPath string, visit VisitFunc) (*Manifest, error) {
 		if hdr.Size != mb.Size {
 			return m, fmt.Errorf("%s: member %s is %d bytes, manifest says %d", m.DataFile, mb.Name, hdr.Size, mb.Size)
 		}
-		if err := readMember(tr, &mb, &got, visit); err != nil {
+		if err := readMember(rd, tr, &mb, &got, visit); err != nil {
 			return m, fmt.Errorf("%s: %w", m.DataFile, err)
 		}
 		got.Files++
 	}
 	// Drain the tar's trailing padding so size and hash cover the whole file.
-	if _, err := io.Copy(io.Discard, io.TeeReader(df, io.MultiWriter(sum, cnt))); err != nil {
+	if _, err := io.Copy(io.Discard, io.TeeReader(data, io.MultiWriter(sum, cnt))); err != nil {
 		return m, err
 	}
 	if cnt.n != m.DataSize {
@@ -97,9 +102,9 @@ func Read(manifestPath string, visit VisitFunc) (*Manifest, error) {
 	return m, nil
 }
 
-func readMember(r io.Reader, mb *Member, total *Totals, visit VisitFunc) error {
+func readMember(rd *spool.Reader, r io.Reader, mb *Member, total *Totals, visit VisitFunc) error {
 	h := sha256.New()
-	rd := spool.NewReader(io.TeeReader(r, h), mb.Name)
+	rd.Reset(io.TeeReader(r, h), mb.Name)
 	var n int64
 	for {
 		rec, err := rd.Next()

@@ -1,26 +1,590 @@
 // Package load is the roamload stage: verified batches into the raw store.
+// docs/load.md describes what it does with every kind of batch.
 package load
 
 import (
+	"bufio"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
+	"fmt"
 	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
 
 	"roamsettle/pkg/app"
+	"roamsettle/pkg/batch"
 	"roamsettle/pkg/config"
+	"roamsettle/pkg/durable"
+	"roamsettle/pkg/spool"
+	"roamsettle/pkg/store"
 )
 
 // Options are roamload's switches.
 type Options struct {
 	DryRun bool
+	// Crash, when set, is called at named points of the work (see the
+	// crash* constants); the crash tests kill the process there.
+	Crash func(point string)
 }
 
-// Load loads every complete batch in the inbound folder.
+// Points at which Options.Crash is called.
+const (
+	CrashBeforeCommit = "before-commit"      // every record inserted, not committed
+	CrashAfterCommit  = "after-commit"       // committed, nothing moved
+	CrashAfterDataMv  = "after-data-move"    // the tar moved, the manifest not yet
+	CrashAfterReason  = "after-reason-write" // quarantine: .reason written, nothing moved
+)
+
+// Counts of the run's summary, in the order they are shown.
+const (
+	countBatches     = "batches"
+	countLoaded      = "loaded"
+	countCopies      = "copies"
+	countQuarantined = "quarantined"
+	countRecords     = "records"
+	countGaps        = "gaps"
+)
+
+// ReasonExt is the extension of the file that says why a batch is in
+// quarantine/.
+const ReasonExt = ".reason"
+
+// fatal is an error of the run, not of the batch (the database, the file
+// system, a cancelled run): the batch stays in inbound/ and the run fails.
+type fatal struct{ err error }
+
+func (f *fatal) Error() string { return f.err.Error() }
+func (f *fatal) Unwrap() error { return f.err }
+
+// inboundBatch is a complete batch found in inbound/.
+type inboundBatch struct {
+	sender string
+	seq    uint64
+	base   string // <SENDER>-<SEQ>
+}
+
+type loader struct {
+	ctx   context.Context
+	run   *app.Run
+	s     *config.Settlement
+	opts  Options
+	db    *store.DB // nil in a dry run without a database
+	would map[string]map[uint64]bool
+	held  []string // batches quarantined (or that would be), for the exit message
+}
+
+// Load loads every complete batch in the inbound folder, in sender and
+// sequence order. A batch that fails its checks is quarantined and the run
+// goes on; the run then returns an *app.AttentionError (exit 3).
 func Load(ctx context.Context, run *app.Run, s *config.Settlement, opts Options) error {
-	return errors.New("roamload: not implemented yet")
+	for _, c := range []string{countBatches, countLoaded, countCopies, countQuarantined, countRecords, countGaps} {
+		run.Add(c, 0)
+	}
+	l := &loader{ctx: ctx, run: run, s: s, opts: opts, would: map[string]map[uint64]bool{}}
+	if !opts.DryRun {
+		for _, d := range []string{s.Inbound, s.Archive, s.Quarantine, filepath.Dir(s.DB)} {
+			if err := durable.MkdirAll(d, 0o755); err != nil {
+				return fmt.Errorf("create folder %s: %w", d, err)
+			}
+		}
+		db, err := store.Open(ctx, s.DB)
+		if err != nil {
+			return err
+		}
+		defer db.Close()
+		l.db = db
+	} else {
+		db, err := store.OpenExisting(ctx, s.DB)
+		switch {
+		case store.IsNotExist(err):
+			run.Log.Info("dry run: no database yet, every batch is new", "db", s.DB)
+		case err != nil:
+			return err
+		default:
+			defer db.Close()
+			l.db = db
+		}
+	}
+	batches, err := scanInbound(s.Inbound)
+	if err != nil {
+		return err
+	}
+	for _, b := range batches {
+		if err := ctx.Err(); err != nil {
+			return fmt.Errorf("stopped before batch %s: %w", b.base, err)
+		}
+		run.Add(countBatches, 1)
+		if err := l.batch(b); err != nil {
+			return err
+		}
+	}
+	if len(l.held) > 0 {
+		verb := "quarantined"
+		if opts.DryRun {
+			verb = "would be quarantined"
+		}
+		return &app.AttentionError{Msg: fmt.Sprintf("%d batch(es) %s, see %s: %s", len(l.held), verb, s.Quarantine, strings.Join(l.held, ", "))}
+	}
+	return nil
 }
 
-// Status writes per-sender sequence status to w.
-func Status(ctx context.Context, s *config.Settlement, w io.Writer, asJSON bool) error {
-	return errors.New("roamload status: not implemented yet")
+// scanInbound lists the complete batches: a manifest whose name parses.
+// Temporary upload names start with '.' and never parse; a tar without its
+// manifest is still arriving and is left alone.
+func scanInbound(dir string) ([]inboundBatch, error) {
+	ents, err := os.ReadDir(dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read inbound folder: %w", err)
+	}
+	var out []inboundBatch
+	for _, e := range ents {
+		base, ok := strings.CutSuffix(e.Name(), batch.ManifestExt)
+		if !ok || !e.Type().IsRegular() {
+			continue
+		}
+		sender, seq, ok := batch.ParseName(base)
+		if !ok {
+			continue
+		}
+		out = append(out, inboundBatch{sender, seq, base})
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].sender != out[j].sender {
+			return out[i].sender < out[j].sender
+		}
+		return out[i].seq < out[j].seq
+	})
+	return out, nil
+}
+
+func (l *loader) crash(point string) {
+	if l.opts.Crash != nil {
+		l.opts.Crash(point)
+	}
+}
+
+func (l *loader) inbound(b inboundBatch, ext string) string {
+	return filepath.Join(l.s.Inbound, b.base+ext)
+}
+
+// batch handles one complete batch. Only a fatal error is returned; a bad
+// batch is quarantined and counted.
+func (l *loader) batch(b inboundBatch) error {
+	log := l.run.Log.With("batch", b.base)
+	if done, err := l.resumeQuarantine(b); err != nil || done {
+		return err
+	}
+	mpath := l.inbound(b, batch.ManifestExt)
+	mi, err := readManifest(mpath)
+	if err != nil {
+		var fe *fatal
+		if errors.As(err, &fe) {
+			return fe.err
+		}
+		return l.quarantine(b, err.Error())
+	}
+	msum, hdr := mi.sha256, mi.header
+	var prior *store.Batch
+	if l.db != nil {
+		if prior, err = l.db.FindBatch(l.ctx, b.sender, b.seq); err != nil {
+			return err
+		}
+	}
+	if prior != nil {
+		if prior.ManifestSHA256 != msum {
+			return l.quarantine(b, fmt.Sprintf("%s: sequence %d of %s was already loaded with different content "+
+				"(batch_id %d, loaded %s, manifest SHA-256 %s, data SHA-256 %s); this manifest has SHA-256 %s and data SHA-256 %s: "+
+				"a sequence number must never be reused for different content",
+				b.base+batch.ManifestExt, b.seq, b.sender, prior.ID, prior.LoadedAt, prior.ManifestSHA256, prior.DataSHA256, msum, hdr.DataSHA256))
+		}
+		return l.copy(b, prior, hdr, log)
+	}
+	l.gapCheck(b, log)
+	if l.opts.DryRun {
+		return l.dryRun(b, mpath, log)
+	}
+	return l.load(b, mpath, mi, log)
+}
+
+// manifestInfo is what is known of a manifest before its batch is read.
+type manifestInfo struct {
+	sha256 string
+	header *batch.Manifest
+	fi     os.FileInfo
+}
+
+// readManifest returns the SHA-256 of the manifest file and its header.
+// A manifest that cannot be parsed is the batch's error, one that cannot
+// be read is the run's (*fatal).
+func readManifest(path string) (*manifestInfo, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, &fatal{fmt.Errorf("read %s: %w", path, err)}
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, &fatal{fmt.Errorf("read %s: %w", path, err)}
+	}
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return nil, &fatal{fmt.Errorf("read %s: %w", path, err)}
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return nil, &fatal{fmt.Errorf("read %s: %w", path, err)}
+	}
+	mr, err := batch.ReadManifest(bufio.NewReader(f), filepath.Base(path))
+	if err != nil {
+		return nil, err
+	}
+	return &manifestInfo{hex.EncodeToString(h.Sum(nil)), &mr.Header, fi}, nil
+}
+
+// gapCheck warns when the sequence before b was never loaded.
+func (l *loader) gapCheck(b inboundBatch, log *slog.Logger) {
+	if b.seq == 1 || l.would[b.sender][b.seq-1] {
+		return
+	}
+	var prev uint64
+	if l.db != nil {
+		var err error
+		if prev, err = l.db.PrevSequence(l.ctx, b.sender, b.seq); err != nil {
+			log.Warn("cannot check for a sequence gap", "err", err)
+			return
+		}
+	}
+	for s := range l.would[b.sender] {
+		if s < b.seq && s > prev {
+			prev = s
+		}
+	}
+	if prev == b.seq-1 {
+		return
+	}
+	l.run.Add(countGaps, 1)
+	log.Warn(fmt.Sprintf("sequence gap: %s %d to %d never arrived (or were quarantined) before %d", b.sender, prev+1, b.seq-1, b.seq),
+		"sender", b.sender, "missing_from", prev+1, "missing_to", b.seq-1)
+}
+
+func (l *loader) noteLoaded(b inboundBatch) {
+	if l.would[b.sender] == nil {
+		l.would[b.sender] = map[uint64]bool{}
+	}
+	l.would[b.sender][b.seq] = true
+}
+
+// batchError tells the batch's faults from the run's in what batch.Read
+// returns: the run's are wrapped in *fatal by the visit function.
+func batchError(ctx context.Context, err error) (fatalErr error) {
+	var fe *fatal
+	if errors.As(err, &fe) {
+		return fe.err
+	}
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	return nil
+}
+
+func (l *loader) dryRun(b inboundBatch, mpath string, log *slog.Logger) error {
+	var row store.Row
+	zones := store.Zones{}
+	var n int64
+	_, err := batch.Read(mpath, func(mb *batch.Member, line int, rec *spool.Record) error {
+		if n++; n%4096 == 0 && l.ctx.Err() != nil {
+			return &fatal{l.ctx.Err()}
+		}
+		if err := row.Fill(rec, zones); err != nil {
+			return fmt.Errorf("member %s:%d: %w", mb.Name, line, err)
+		}
+		return nil
+	})
+	if err != nil {
+		if ferr := batchError(l.ctx, err); ferr != nil {
+			return ferr
+		}
+		return l.quarantine(b, err.Error())
+	}
+	l.noteLoaded(b)
+	l.run.Add(countLoaded, 1)
+	l.run.Add(countRecords, n)
+	log.Info("dry run: batch is whole and would be loaded", "records", n)
+	return nil
+}
+
+func (l *loader) load(b inboundBatch, mpath string, mi *manifestInfo, log *slog.Logger) error {
+	start := time.Now()
+	msum, hdr, mfi := mi.sha256, mi.header, mi.fi
+	tx, err := l.db.BeginBatch(l.ctx, store.BatchInfo{Manifest: hdr, ManifestFile: b.base + batch.ManifestExt, ManifestSHA256: msum})
+	if err != nil {
+		return err
+	}
+	var n int64
+	_, err = batch.Read(mpath, func(mb *batch.Member, line int, rec *spool.Record) error {
+		if n++; n%4096 == 0 && l.ctx.Err() != nil {
+			return &fatal{l.ctx.Err()}
+		}
+		err := tx.AddRecord(mb, line, rec)
+		var ve *store.ValueError
+		switch {
+		case err == nil:
+			return nil
+		case errors.As(err, &ve):
+			return fmt.Errorf("member %s:%d: %w", mb.Name, line, err)
+		default:
+			return &fatal{fmt.Errorf("batch %s member %s line %d: %w", b.base, mb.Name, line, err)}
+		}
+	})
+	if err == nil {
+		err = l.addEmptyMembers(tx, mpath, hdr)
+	}
+	if err == nil {
+		err = sameFile(mpath, mfi)
+	}
+	if err != nil {
+		tx.Rollback()
+		if ferr := batchError(l.ctx, err); ferr != nil {
+			return ferr
+		}
+		return l.quarantine(b, err.Error())
+	}
+	l.crash(CrashBeforeCommit)
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("batch %s: %w", b.base, err)
+	}
+	l.crash(CrashAfterCommit)
+	l.noteLoaded(b)
+	l.run.Add(countLoaded, 1)
+	l.run.Add(countRecords, tx.Records())
+	slot, err := l.moveAside(l.s.Archive, b)
+	if err != nil {
+		return fmt.Errorf("batch %s is loaded (batch_id %d) but could not be moved to %s: %w; the next run moves it", b.base, tx.BatchID(), l.s.Archive, err)
+	}
+	elapsed := time.Since(start)
+	perSec := int64(0)
+	if ms := elapsed.Milliseconds(); ms > 0 {
+		perSec = tx.Records() * 1000 / ms
+	}
+	log.Info("batch loaded", "batch_id", tx.BatchID(), "records", tx.Records(), "archived_as", slot,
+		"seconds", fmt.Sprintf("%d.%03d", ms(elapsed)/1000, ms(elapsed)%1000), "records_per_second", perSec)
+	return nil
+}
+
+func ms(d time.Duration) int64 { return d.Milliseconds() }
+
+// addEmptyMembers records the members that hold no records (AddRecord
+// recorded the others), reading the manifest again only when there are any.
+func (l *loader) addEmptyMembers(tx *store.BatchTx, mpath string, hdr *batch.Manifest) error {
+	if tx.MembersSeen() == hdr.Totals.Files {
+		return nil
+	}
+	f, err := os.Open(mpath)
+	if err != nil {
+		return &fatal{fmt.Errorf("reopen %s: %w", mpath, err)}
+	}
+	defer f.Close()
+	mr, err := batch.ReadManifest(f, filepath.Base(mpath))
+	if err != nil {
+		return &fatal{fmt.Errorf("reread %s: %w", mpath, err)}
+	}
+	for {
+		mb, err := mr.NextMember()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return &fatal{fmt.Errorf("reread %s: %w", mpath, err)}
+		}
+		if mb.Records == 0 {
+			if err := tx.AddMember(mb); err != nil {
+				return &fatal{fmt.Errorf("%s: %w", mpath, err)}
+			}
+		}
+	}
+}
+
+// sameFile says whether the file at path is still the one described by
+// before: a manifest replaced while its batch was read must not be
+// recorded with the checksum of the one that was verified.
+func sameFile(path string, before os.FileInfo) error {
+	now, err := os.Stat(path)
+	if err != nil {
+		return &fatal{fmt.Errorf("%s: %w", path, err)}
+	}
+	if !os.SameFile(before, now) || before.Size() != now.Size() || !before.ModTime().Equal(now.ModTime()) {
+		return &fatal{fmt.Errorf("%s was replaced while its batch was loaded: nothing loaded, run again", path)}
+	}
+	return nil
+}
+
+// copy handles a batch whose sequence is loaded with the same manifest: a
+// re-delivery, or a batch whose move to archive/ a crash interrupted.
+// Either way nothing is loaded; its data is checked against the manifest
+// so a damaged "copy" is not mistaken for a harmless one.
+func (l *loader) copy(b inboundBatch, prior *store.Batch, hdr *batch.Manifest, log *slog.Logger) error {
+	tpath := l.inbound(b, batch.DataExt)
+	if _, err := os.Stat(tpath); err == nil {
+		size, sum, err := hashFile(tpath)
+		if err != nil {
+			return err
+		}
+		if size != hdr.DataSize || sum != hdr.DataSHA256 {
+			return l.quarantine(b, fmt.Sprintf("%s: copy of batch_id %d (loaded %s) with the same manifest but different data: "+
+				"%d bytes SHA-256 %s, manifest says %d bytes SHA-256 %s", b.base+batch.DataExt, prior.ID, prior.LoadedAt, size, sum, hdr.DataSize, hdr.DataSHA256))
+		}
+	}
+	l.run.Add(countCopies, 1)
+	if l.opts.DryRun {
+		log.Info("dry run: copy of a batch already loaded, would be moved to the archive", "batch_id", prior.ID, "loaded_at", prior.LoadedAt)
+		return nil
+	}
+	slot, err := l.moveAside(l.s.Archive, b)
+	if err != nil {
+		return fmt.Errorf("batch %s: move copy to %s: %w", b.base, l.s.Archive, err)
+	}
+	if slot == b.base {
+		log.Info("batch was loaded by an interrupted run; moved to the archive now", "batch_id", prior.ID, "loaded_at", prior.LoadedAt)
+	} else {
+		log.Warn("copy of a batch already loaded: not loaded again, kept in the archive", "batch_id", prior.ID, "loaded_at", prior.LoadedAt, "archived_as", slot)
+	}
+	return nil
+}
+
+func hashFile(path string) (int64, string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return 0, "", err
+	}
+	defer f.Close()
+	h := sha256.New()
+	n, err := io.Copy(h, f)
+	if err != nil {
+		return 0, "", fmt.Errorf("read %s: %w", path, err)
+	}
+	return n, hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// slotName is the n-th name a batch can take in archive/ or quarantine/:
+// its own for the first, then <base>~2, <base>~3, ... so nothing there is
+// ever overwritten.
+func slotName(base string, n int) string {
+	if n == 1 {
+		return base
+	}
+	return fmt.Sprintf("%s~%d", base, n)
+}
+
+func exists(path string) bool {
+	_, err := os.Lstat(path)
+	return err == nil
+}
+
+// moveAside moves b's tar, then its manifest, into dir under the first free
+// slot. The manifest goes last, as on upload: while it is in inbound/ the
+// batch is still there to be handled, so a crash between the two moves is
+// finished by the next run (the tar already waits in that slot).
+func (l *loader) moveAside(dir string, b inboundBatch) (string, error) {
+	tpath := l.inbound(b, batch.DataExt)
+	tarHere := exists(tpath)
+	for n := 1; ; n++ {
+		slot := slotName(b.base, n)
+		dst := filepath.Join(dir, slot)
+		if exists(dst + batch.ManifestExt) {
+			continue
+		}
+		if tarHere {
+			if exists(dst + batch.DataExt) {
+				continue
+			}
+			if err := durable.Rename(tpath, dst+batch.DataExt); err != nil {
+				return "", err
+			}
+			l.crash(CrashAfterDataMv)
+		}
+		return slot, durable.Rename(l.inbound(b, batch.ManifestExt), dst+batch.ManifestExt)
+	}
+}
+
+// quarantine sets b aside with a .reason file, written first: a crash
+// before the files are moved leaves a reason without its manifest, which
+// the next run recognises (resumeQuarantine) and finishes.
+func (l *loader) quarantine(b inboundBatch, reason string) error {
+	l.run.Add(countQuarantined, 1)
+	l.held = append(l.held, b.base)
+	if l.opts.DryRun {
+		l.run.Log.Error("dry run: batch would be quarantined", "batch", b.base, "reason", reason)
+		return nil
+	}
+	var slot string
+	for n := 1; ; n++ {
+		slot = slotName(b.base, n)
+		p := filepath.Join(l.s.Quarantine, slot)
+		if !exists(p+ReasonExt) && !exists(p+batch.ManifestExt) && !exists(p+batch.DataExt) {
+			break
+		}
+	}
+	text := fmt.Sprintf("%s: %s\nquarantined %s by roamload; nothing of this batch was loaded.\n"+
+		"Files: %s%s and %s%s (originally %s%s and %s%s in %s).\n",
+		b.base, reason, store.FormatTime(time.Now()), slot, batch.DataExt, slot, batch.ManifestExt,
+		b.base, batch.DataExt, b.base, batch.ManifestExt, l.s.Inbound)
+	rpath := filepath.Join(l.s.Quarantine, slot+ReasonExt)
+	if err := durable.WriteFile(rpath, []byte(text), 0o644); err != nil {
+		return fmt.Errorf("batch %s: write %s: %w", b.base, rpath, err)
+	}
+	l.crash(CrashAfterReason)
+	if err := l.finishQuarantine(b, slot); err != nil {
+		return err
+	}
+	l.run.Log.Error("batch quarantined", "batch", b.base, "reason", reason, "reason_file", rpath)
+	return nil
+}
+
+func (l *loader) finishQuarantine(b inboundBatch, slot string) error {
+	dst := filepath.Join(l.s.Quarantine, slot)
+	if tpath := l.inbound(b, batch.DataExt); exists(tpath) && !exists(dst+batch.DataExt) {
+		if err := durable.Rename(tpath, dst+batch.DataExt); err != nil {
+			return fmt.Errorf("batch %s: move to quarantine: %w", b.base, err)
+		}
+		l.crash(CrashAfterDataMv)
+	}
+	if err := durable.Rename(l.inbound(b, batch.ManifestExt), dst+batch.ManifestExt); err != nil {
+		return fmt.Errorf("batch %s: move to quarantine: %w", b.base, err)
+	}
+	return nil
+}
+
+// resumeQuarantine finishes a quarantine a crash interrupted: a .reason in
+// quarantine/ whose manifest is not there yet.
+func (l *loader) resumeQuarantine(b inboundBatch) (bool, error) {
+	for n := 1; ; n++ {
+		slot := slotName(b.base, n)
+		p := filepath.Join(l.s.Quarantine, slot)
+		hasReason, hasManifest := exists(p+ReasonExt), exists(p+batch.ManifestExt)
+		if !hasReason && !hasManifest && !exists(p+batch.DataExt) {
+			return false, nil
+		}
+		if !hasReason || hasManifest {
+			continue
+		}
+		l.run.Add(countQuarantined, 1)
+		l.held = append(l.held, b.base)
+		if l.opts.DryRun {
+			l.run.Log.Error("dry run: an interrupted quarantine would be finished", "batch", b.base, "reason_file", p+ReasonExt)
+			return true, nil
+		}
+		if err := l.finishQuarantine(b, slot); err != nil {
+			return true, err
+		}
+		l.run.Log.Error("batch quarantined (finishing an interrupted run)", "batch", b.base, "reason_file", p+ReasonExt)
+		return true, nil
+	}
 }

@@ -166,6 +166,13 @@ func NewReader(r io.Reader, name string) *Reader {
 	return &Reader{name: name, br: bufio.NewReaderSize(r, 16*1024)}
 }
 
+// Reset makes r read a new file from rd, keeping its buffer: a reader of
+// many small files (a batch's members) then allocates nothing per file.
+func (r *Reader) Reset(rd io.Reader, name string) {
+	r.name, r.line = name, 0
+	r.br.Reset(rd)
+}
+
 // Line is the number of the last line read.
 func (r *Reader) Line() int { return r.line }
 

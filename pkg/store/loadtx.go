@@ -1,0 +1,341 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"roamsettle/pkg/batch"
+	"roamsettle/pkg/spool"
+)
+
+// chunkRows is how many rows travel to the writer at once: large enough
+// to make the hand-over cheap, small enough to keep memory flat.
+const chunkRows = 512
+
+// rowsPerInsert rows go into one INSERT statement: fewer statement steps
+// per row, and a statement still well below SQLite's parameter limit.
+const rowsPerInsert = 16
+
+type chunk struct {
+	recs    []pending
+	members []batch.Member
+	rows    []Row // the writer's scratch space
+}
+
+// pending is a record waiting for the writer, with its ids and lineage.
+type pending struct {
+	rec                 spool.Record
+	entry, member, line int64
+}
+
+// BatchTx loads one batch in one transaction. Records are turned into rows
+// by the caller's goroutine while a writer goroutine inserts the previous
+// chunk, so reading and verifying the batch overlaps with SQLite's work.
+// Nothing is visible to others before Commit; Rollback (or a crash)
+// leaves no trace.
+type BatchTx struct {
+	c          *rawConn
+	batchID    int64
+	memberBase int64 // member_id = memberBase + position in the manifest
+	nextEntry  int64
+	firstEntry int64
+	zones      Zones
+
+	lastMember  int // Index of the member of the last record
+	membersSeen int64
+
+	cur   *chunk
+	work  chan *chunk
+	free  chan *chunk
+	wg    sync.WaitGroup
+	mu    sync.Mutex
+	werr  error // the writer's first error
+	ended bool
+	done  bool
+}
+
+// BatchInfo is what the batches table records about a batch.
+type BatchInfo struct {
+	Manifest       *batch.Manifest
+	ManifestFile   string
+	ManifestSHA256 string
+}
+
+// rawPragmas are the connection settings of the load connection; see
+// pragmas for why synchronous is FULL.
+const rawPragmas = "PRAGMA busy_timeout = 30000; PRAGMA synchronous = FULL; PRAGMA cache_size = -4096; PRAGMA foreign_keys = OFF"
+
+// BeginBatch starts loading a batch: it records it in the batches table
+// and returns the transaction that takes its records.
+func (d *DB) BeginBatch(ctx context.Context, info BatchInfo) (*BatchTx, error) {
+	m := info.Manifest
+	name := batch.Name(m.Sender, m.Sequence)
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	c, err := openRaw(d.Path)
+	if err != nil {
+		return nil, fmt.Errorf("batch %s: %w", name, err)
+	}
+	t := &BatchTx{c: c, zones: Zones{}}
+	var stmts []*rawStmt
+	fail := func(err error) (*BatchTx, error) {
+		for _, s := range stmts {
+			s.close()
+		}
+		c.exec("ROLLBACK")
+		c.close()
+		return nil, fmt.Errorf("batch %s: %w", name, err)
+	}
+	if err := c.exec(rawPragmas); err != nil {
+		return fail(err)
+	}
+	if err := c.exec("BEGIN IMMEDIATE"); err != nil {
+		return fail(err)
+	}
+	// The ids are ours to give: we hold the write lock, so entry ids of a
+	// batch are one unbroken range, recorded in its batches row.
+	if t.nextEntry, err = c.queryInt64("SELECT coalesce(max(entry_id), 0) + 1 FROM raw"); err != nil {
+		return fail(err)
+	}
+	if t.memberBase, err = c.queryInt64("SELECT coalesce(max(member_id), 0) FROM members"); err != nil {
+		return fail(err)
+	}
+	if t.batchID, err = c.queryInt64("SELECT coalesce(max(batch_id), 0) + 1 FROM batches"); err != nil {
+		return fail(err)
+	}
+	t.firstEntry = t.nextEntry
+	var first, last, fe, le any
+	if m.Totals.Records > 0 {
+		first, last = FormatTime(m.Totals.FirstEvent), FormatTime(m.Totals.LastEvent)
+		fe, le = t.firstEntry, t.firstEntry+m.Totals.Records-1
+	}
+	ins, err := c.prepare(`INSERT INTO batches (batch_id, sender, sequence, manifest_file, manifest_sha256, data_file,
+	data_size, data_sha256, files, records, session_time_sum, first_event, last_event, created, loaded_at,
+	first_entry_id, last_entry_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+	if err != nil {
+		return fail(err)
+	}
+	defer ins.close()
+	vals := []any{t.batchID, m.Sender, int64(m.Sequence), info.ManifestFile, info.ManifestSHA256, m.DataFile, m.DataSize, m.DataSHA256,
+		m.Totals.Files, m.Totals.Records, m.Totals.SessionTime, first, last, FormatTime(m.Created), FormatTime(time.Now()), fe, le}
+	ins.reserve(1024 + len(m.Sender) + len(info.ManifestFile) + len(m.DataFile))
+	for i, v := range vals {
+		if err := ins.bindAny(i+1, v); err != nil {
+			return fail(err)
+		}
+	}
+	if err := ins.exec(); err != nil {
+		return fail(err)
+	}
+	insRaw, err := c.prepare(insertSQL("raw", RawColumns, 1))
+	if err != nil {
+		return fail(err)
+	}
+	stmts = append(stmts, insRaw)
+	insRawN, err := c.prepare(insertSQL("raw", RawColumns, rowsPerInsert))
+	if err != nil {
+		return fail(err)
+	}
+	stmts = append(stmts, insRawN)
+	insMember, err := c.prepare(insertSQL("members",
+		[]string{"member_id", "batch_id", "position", "name", "sha256", "size", "records"}, 1))
+	if err != nil {
+		return fail(err)
+	}
+	t.work = make(chan *chunk, 2)
+	t.free = make(chan *chunk, 4)
+	for i := 0; i < 4; i++ {
+		t.free <- &chunk{recs: make([]pending, 0, chunkRows), rows: make([]Row, 0, chunkRows)}
+	}
+	t.cur = <-t.free
+	t.wg.Add(1)
+	go t.writer(insRaw, insRawN, insMember)
+	return t, nil
+}
+
+func insertSQL(table string, cols []string, rows int) string {
+	one := "(" + strings.TrimSuffix(strings.Repeat("?, ", len(cols)), ", ") + ")"
+	return "INSERT INTO " + table + " (" + strings.Join(cols, ", ") + ") VALUES " +
+		strings.TrimSuffix(strings.Repeat(one+", ", rows), ", ")
+}
+
+// writer inserts chunks until the work channel closes. After an error it
+// keeps draining so the producer never blocks; the error is reported by
+// the next Add and by Commit.
+func (t *BatchTx) writer(insRaw, insRawN, insMember *rawStmt) {
+	defer t.wg.Done()
+	defer insRaw.close()
+	defer insRawN.close()
+	defer insMember.close()
+	var err error
+	for c := range t.work {
+		for i := range c.members {
+			if err != nil {
+				break
+			}
+			mb := &c.members[i]
+			insMember.reserve(len(mb.Name) + len(mb.SHA256))
+			for j, v := range []any{t.memberBase + int64(mb.Index), t.batchID, int64(mb.Index), mb.Name, mb.SHA256, mb.Size, mb.Records} {
+				if err == nil {
+					err = insMember.bindAny(j+1, v)
+				}
+			}
+			if err == nil {
+				err = insMember.exec()
+			}
+		}
+		c.rows = c.rows[:0]
+		for i := range c.recs {
+			p := &c.recs[i]
+			c.rows = append(c.rows, Row{})
+			r := &c.rows[i]
+			if err == nil {
+				err = r.Fill(&p.rec, t.zones)
+			}
+			r.EntryID, r.BatchID, r.MemberID, r.Line = p.entry, t.batchID, p.member, p.line
+		}
+		rows := c.rows
+		for err == nil && len(rows) >= rowsPerInsert {
+			n := 0
+			for i := 0; i < rowsPerInsert; i++ {
+				n += rows[i].textLen()
+			}
+			insRawN.reserve(n)
+			for i := 0; err == nil && i < rowsPerInsert; i++ {
+				err = rows[i].bind(insRawN, i*len(RawColumns))
+			}
+			if err == nil {
+				err = insRawN.exec()
+			}
+			rows = rows[rowsPerInsert:]
+		}
+		for i := 0; err == nil && i < len(rows); i++ {
+			insRaw.reserve(rows[i].textLen())
+			if err = rows[i].bind(insRaw, 0); err == nil {
+				err = insRaw.exec()
+			}
+		}
+		if err != nil {
+			var ve *ValueError
+			if !errors.As(err, &ve) {
+				err = fmt.Errorf("insert into raw: %w", err)
+			}
+			t.mu.Lock()
+			if t.werr == nil {
+				t.werr = err
+			}
+			t.mu.Unlock()
+		}
+		clear(c.recs) // drop the strings they hold
+		c.recs, c.rows, c.members = c.recs[:0], c.rows[:0], c.members[:0]
+		t.free <- c
+	}
+}
+
+func (t *BatchTx) writerErr() error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.werr
+}
+
+func (t *BatchTx) send() {
+	t.work <- t.cur
+	t.cur = <-t.free
+}
+
+// AddRecord queues one record with its lineage: its member file and line.
+// The writer turns it into a row, so that work runs beside the reading.
+// A *ValueError is the record's fault; any other error is the database's.
+func (t *BatchTx) AddRecord(mb *batch.Member, line int, rec *spool.Record) error {
+	if err := t.writerErr(); err != nil {
+		return err
+	}
+	if err := checkCounters(rec); err != nil {
+		return err
+	}
+	if mb.Index != t.lastMember {
+		// A member's row goes with its first record; members without
+		// records are added by the caller (AddMember).
+		t.lastMember = mb.Index
+		t.membersSeen++
+		t.cur.members = append(t.cur.members, *mb)
+	}
+	t.cur.recs = append(t.cur.recs, pending{rec: *rec, entry: t.nextEntry, member: t.memberBase + int64(mb.Index), line: int64(line)})
+	t.nextEntry++
+	if len(t.cur.recs) == chunkRows {
+		t.send()
+	}
+	return nil
+}
+
+// MembersSeen is the number of members AddRecord has recorded: those
+// with at least one record.
+func (t *BatchTx) MembersSeen() int64 { return t.membersSeen }
+
+// AddMember queues the row of a member without records, so that members
+// lists the whole batch.
+func (t *BatchTx) AddMember(mb batch.Member) error {
+	if err := t.writerErr(); err != nil {
+		return err
+	}
+	t.cur.members = append(t.cur.members, mb)
+	if len(t.cur.members) == chunkRows {
+		t.send()
+	}
+	return nil
+}
+
+// Records is the number of records added so far.
+func (t *BatchTx) Records() int64 { return t.nextEntry - t.firstEntry }
+
+// BatchID is the batch's id in the batches table.
+func (t *BatchTx) BatchID() int64 { return t.batchID }
+
+func (t *BatchTx) end() error {
+	if t.ended {
+		return t.writerErr()
+	}
+	t.ended = true
+	if len(t.cur.recs) > 0 || len(t.cur.members) > 0 {
+		t.work <- t.cur
+	}
+	close(t.work)
+	t.wg.Wait()
+	return t.writerErr()
+}
+
+// Commit waits for the writer and commits. With synchronous=FULL the
+// batch is on disk when Commit returns, so its files may then be moved.
+func (t *BatchTx) Commit() error {
+	if t.done {
+		return fmt.Errorf("commit: transaction already ended")
+	}
+	if err := t.end(); err != nil {
+		t.Rollback()
+		return fmt.Errorf("insert: %w", err)
+	}
+	t.done = true
+	defer t.c.close()
+	if err := t.c.exec("COMMIT"); err != nil {
+		t.c.exec("ROLLBACK")
+		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
+}
+
+// Rollback abandons the batch; nothing of it stays. It may be called
+// after Commit, to no effect.
+func (t *BatchTx) Rollback() error {
+	if t.done {
+		return nil
+	}
+	t.done = true
+	t.end()
+	defer t.c.close()
+	return t.c.exec("ROLLBACK")
+}

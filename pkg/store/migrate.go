@@ -1,0 +1,152 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"time"
+)
+
+// migration is one step of the schema. Migrations are append-only: a
+// released one is never edited, a change is a new one. docs/schema.md
+// describes the resulting schema.
+type migration struct {
+	version int
+	name    string
+	sql     string
+}
+
+var migrations = []migration{
+	{1, "batches, members and the raw table", `
+CREATE TABLE batches (
+	batch_id         INTEGER PRIMARY KEY,
+	sender           TEXT    NOT NULL,
+	sequence         INTEGER NOT NULL,
+	manifest_file    TEXT    NOT NULL,
+	manifest_sha256  TEXT    NOT NULL,
+	data_file        TEXT    NOT NULL,
+	data_size        INTEGER NOT NULL,
+	data_sha256      TEXT    NOT NULL,
+	files            INTEGER NOT NULL,
+	records          INTEGER NOT NULL,
+	session_time_sum INTEGER NOT NULL,
+	first_event      TEXT,
+	last_event       TEXT,
+	created          TEXT    NOT NULL,
+	loaded_at        TEXT    NOT NULL,
+	first_entry_id   INTEGER,
+	last_entry_id    INTEGER,
+	UNIQUE (sender, sequence)
+);
+CREATE TABLE members (
+	member_id INTEGER PRIMARY KEY,
+	batch_id  INTEGER NOT NULL REFERENCES batches (batch_id),
+	position  INTEGER NOT NULL,
+	name      TEXT    NOT NULL,
+	sha256    TEXT    NOT NULL,
+	size      INTEGER NOT NULL,
+	records   INTEGER NOT NULL,
+	UNIQUE (batch_id, position)
+);
+CREATE TABLE raw (
+	entry_id           INTEGER PRIMARY KEY,
+	user_name          TEXT,
+	user_domain        TEXT,
+	status_type        TEXT    NOT NULL,
+	session_id         TEXT,
+	session_time       INTEGER NOT NULL,
+	delay_time         INTEGER NOT NULL,
+	nas_id             TEXT,
+	local_aas_id       TEXT,
+	home_aas_id        TEXT,
+	stop_time_gmt      TEXT    NOT NULL,
+	stop_time_local    TEXT,
+	time_zone          TEXT,
+	create_date        TEXT    NOT NULL,
+	history_time       TEXT,
+	record_status      TEXT    NOT NULL,
+	pair_status        TEXT,
+	user_name_sent     TEXT,
+	event_stamped      INTEGER NOT NULL,
+	nas_ip             TEXT,
+	nas_identifier     TEXT,
+	source             TEXT,
+	packet_id          INTEGER,
+	authenticator      TEXT,
+	nas_port           TEXT,
+	nas_port_id        TEXT,
+	nas_port_type      TEXT,
+	calling_station_id TEXT,
+	called_station_id  TEXT,
+	framed_ip          TEXT,
+	input_octets       INTEGER NOT NULL,
+	output_octets      INTEGER NOT NULL,
+	input_packets      INTEGER NOT NULL,
+	output_packets     INTEGER NOT NULL,
+	terminate_cause    TEXT,
+	class              TEXT,
+	origin             TEXT,
+	batch_id           INTEGER NOT NULL REFERENCES batches (batch_id),
+	member_id          INTEGER NOT NULL REFERENCES members (member_id),
+	line               INTEGER NOT NULL
+);
+`},
+}
+
+// migrate brings the schema up to date, one transaction per migration, so
+// a crash leaves the database at a whole version. PRAGMA user_version is
+// the version SQLite itself keeps; schema_migrations is its readable log.
+func migrate(ctx context.Context, db *sql.DB) error {
+	if _, err := db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+	version    INTEGER PRIMARY KEY,
+	name       TEXT NOT NULL,
+	applied_at TEXT NOT NULL
+)`); err != nil {
+		return fmt.Errorf("create schema_migrations: %w", err)
+	}
+	var v int
+	if err := db.QueryRowContext(ctx, "PRAGMA user_version").Scan(&v); err != nil {
+		return err
+	}
+	if v > Version() {
+		return fmt.Errorf("database schema is at version %d, newer than this program's %d: use a newer release", v, Version())
+	}
+	for _, m := range migrations {
+		if err := apply(ctx, db, m); err != nil {
+			return fmt.Errorf("schema migration %d (%s): %w", m.version, m.name, err)
+		}
+	}
+	return nil
+}
+
+func apply(ctx context.Context, db *sql.DB, m migration) error {
+	tx, err := db.BeginTx(ctx, nil) // BEGIN IMMEDIATE (see dsn): no other writer can race us
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	var v int
+	if err := tx.QueryRowContext(ctx, "PRAGMA user_version").Scan(&v); err != nil {
+		return err
+	}
+	if v >= m.version {
+		return nil
+	}
+	if v != m.version-1 {
+		return fmt.Errorf("database is at version %d, cannot skip to %d", v, m.version)
+	}
+	if _, err := tx.ExecContext(ctx, m.sql); err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
+		m.version, m.name, FormatTime(time.Now())); err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", m.version)); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+// Version is the schema version this code writes.
+func Version() int { return migrations[len(migrations)-1].version }
