@@ -22,7 +22,8 @@ func main() { os.Exit(app.Main(newApp(), os.Args, os.Stderr)) }
 
 func flags() []cli.Flag {
 	return []cli.Flag{
-		&cli.StringFlag{Name: "partners", Value: "partners.csv", EnvVars: []string{"ROAM_PARTNERS"}, Usage: "partners.csv `FILE`: the realms users roam from"},
+		&cli.StringFlag{Name: "config", Value: "roam.toml", EnvVars: []string{"ROAM_CONFIG"}, Usage: "read --partners ([settlement] partners) and --isp ([edge] isp) from this `FILE` when they are not given"},
+		&cli.StringFlag{Name: "partners", EnvVars: []string{"ROAM_PARTNERS"}, Usage: "partners.csv `FILE`: the realms users roam from"},
 		&cli.StringFlag{Name: "isp", EnvVars: []string{"ROAM_ISP"}, Usage: "the local ISP (partner `ID`) whose NAS sees the traffic"},
 		&cli.IntFlag{Name: "sessions", Value: 1000, Usage: "sessions to start"},
 		&cli.Uint64Flag{Name: "seed", Value: 1, Usage: "random seed: the same seed gives byte-identical output"},
@@ -56,9 +57,6 @@ func newApp() *cli.App {
 }
 
 func write(c *cli.Context, f sim.Format) error {
-	if c.String("isp") == "" {
-		return app.Usagef("--isp is needed: the local ISP (partner id) whose NAS sees the traffic")
-	}
 	start, err := time.Parse(time.DateOnly, c.String("start"))
 	if err != nil {
 		return app.Usagef("--start %q: want YYYY-MM-DD", c.String("start"))
@@ -70,16 +68,42 @@ func write(c *cli.Context, f sim.Format) error {
 	if c.Int("sessions") < 0 || c.Int("days") < 1 {
 		return app.Usagef("--sessions must be 0 or more and --days 1 or more")
 	}
-	partners, err := config.LoadPartners(c.String("partners"))
+	partners, isp, err := parties(c)
 	if err != nil {
 		return err
 	}
-	if _, ok := partners.ByID(c.String("isp")); !ok {
-		return app.Usagef("--isp %q is not a partner id in %s", c.String("isp"), c.String("partners"))
-	}
 	_, err = sim.Write(c.App.Writer, sim.Options{
-		Partners: partners, ISP: c.String("isp"), Sessions: c.Int("sessions"), Seed: c.Uint64("seed"),
+		Partners: partners, ISP: isp, Sessions: c.Int("sessions"), Seed: c.Uint64("seed"),
 		Start: start, Days: c.Int("days"), NASIP: ip.Unmap(), NASID: c.String("nas-id"),
 	}, f)
 	return err
+}
+
+// parties returns the partners and the local ISP: from --partners and
+// --isp, or, for what is not given, from the configuration file.
+func parties(c *cli.Context) (*config.Partners, string, error) {
+	file, isp := c.String("partners"), c.String("isp")
+	var partners *config.Partners
+	if file == "" || isp == "" {
+		cfg, err := config.Load(c.String("config"), false, nil, config.NeedEdge|config.NeedParties)
+		if err != nil {
+			return nil, "", app.Usagef("give --partners and --isp, or a configuration to take them from: %w", err)
+		}
+		if file == "" {
+			file, partners = cfg.Settlement.PartnersFile, cfg.Settlement.Partners
+		}
+		if isp == "" {
+			isp = cfg.Edge.ISP
+		}
+	}
+	if partners == nil {
+		var err error
+		if partners, err = config.LoadPartners(file); err != nil {
+			return nil, "", err
+		}
+	}
+	if _, ok := partners.ByID(isp); !ok {
+		return nil, "", app.Usagef("--isp %q is not a partner id in %s", isp, file)
+	}
+	return partners, isp, nil
 }
