@@ -94,6 +94,7 @@ type server struct {
 	clients map[netip.Addr]*config.NAS
 	local   string
 	out     sender
+	conn    *net.UDPConn // nil in tests of the packet path
 	seen    *dedup
 	drops   *limiter // reader only
 	errs    *limiter // writer only
@@ -123,28 +124,43 @@ func newServer(edge *config.Edge, log *slog.Logger, out sender) *server {
 // finishes the records already accepted (written and answered) and
 // returns nil.
 func Serve(ctx context.Context, run *app.Run, edge *config.Edge) error {
+	s, err := listen(edge, run.Log)
+	if err != nil {
+		return err
+	}
+	defer s.n.report(run)
+	return s.serve(ctx)
+}
+
+// listen binds edge.Listen, opens the spool and logs the start.
+func listen(edge *config.Edge, log *slog.Logger) (*server, error) {
 	conn, err := net.ListenPacket("udp", edge.Listen)
 	if err != nil {
-		return fmt.Errorf("listen: %w", err)
+		return nil, fmt.Errorf("listen: %w", err)
 	}
 	udp, ok := conn.(*net.UDPConn)
 	if !ok {
 		conn.Close()
-		return fmt.Errorf("listen %s: not a UDP socket", edge.Listen)
+		return nil, fmt.Errorf("listen %s: not a UDP socket", edge.Listen)
 	}
-	defer udp.Close()
 	if err := udp.SetReadBuffer(readBuffer); err != nil {
-		run.Log.Warn("cannot enlarge the socket receive buffer", "err", err)
+		log.Warn("cannot enlarge the socket receive buffer", "err", err)
 	}
-	s := newServer(edge, run.Log, udp)
-	defer s.n.report(run)
+	s := newServer(edge, log, udp)
+	s.conn = udp
 	if err := s.open(time.Now()); err != nil {
-		return err
+		udp.Close()
+		return nil, err
 	}
-	run.Log.Info("listening for RADIUS accounting", "address", udp.LocalAddr().String(),
+	log.Info("listening for RADIUS accounting", "address", udp.LocalAddr().String(),
 		"nas", len(edge.NAS), "open_sessions", s.st.OpenCount(), "known_requests", s.seen.len(),
 		"spool", edge.Spool, "stale_after", edge.StaleAfter.String(), "sweep_every", edge.SweepEvery.String())
+	return s, nil
+}
 
+// serve reads and writes until ctx ends, then drains and closes.
+func (s *server) serve(ctx context.Context) error {
+	defer s.conn.Close()
 	queue := make(chan *request, queueLen)
 	written := make(chan struct{})
 	go func() {
@@ -153,13 +169,13 @@ func Serve(ctx context.Context, run *app.Run, edge *config.Edge) error {
 	}()
 	// Unblock the read at shutdown; the socket stays open for the answers
 	// of the requests still being written.
-	stop := context.AfterFunc(ctx, func() { udp.SetReadDeadline(time.Unix(1, 0)) })
+	stop := context.AfterFunc(ctx, func() { s.conn.SetReadDeadline(time.Unix(1, 0)) })
 	defer stop()
-	readErr := s.readLoop(ctx, udp, queue)
+	readErr := s.readLoop(ctx, s.conn, queue)
 	close(queue)
 	<-written
 	if readErr == nil {
-		run.Log.Info("stopped: every accepted request is written and answered")
+		s.log.Info("stopped: every accepted request is written and answered")
 	}
 	return readErr
 }

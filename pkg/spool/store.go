@@ -158,7 +158,10 @@ func (s *Store) Add(recs []Record) error {
 func (s *Store) add(g *group, r *Record) error {
 	if r.NASControl() {
 		s.closeWhere(g, func(k sessKey, _ *openSession) bool { return k.nas == r.NAS })
-		name := s.freeName(FileName(r.NAS, r.StatusType, r.EventTime), g)
+		name, err := s.freeName(FileName(r.NAS, r.StatusType, r.EventTime), g)
+		if err != nil {
+			return err
+		}
 		if err := g.append(name, r); err != nil {
 			return err
 		}
@@ -167,7 +170,11 @@ func (s *Store) add(g *group, r *Record) error {
 	}
 	o := s.find(r)
 	if o == nil {
-		o = &openSession{name: s.freeName(FileName(r.NAS, r.SessionID, r.SessionStart()), g), start: r.SessionStart()}
+		name, err := s.freeName(FileName(r.NAS, r.SessionID, r.SessionStart()), g)
+		if err != nil {
+			return err
+		}
+		o = &openSession{name: name, start: r.SessionStart()}
 		s.index(sessKey{r.NAS, r.SessionID}, o)
 	}
 	if err := g.append(o.name, r); err != nil {
@@ -184,12 +191,16 @@ func (s *Store) add(g *group, r *Record) error {
 
 // freeName returns name, or name with a numeric suffix when open/ already
 // has a file by that name for another session.
-func (s *Store) freeName(name string, g *group) string {
+func (s *Store) freeName(name string, g *group) (string, error) {
 	base := strings.TrimSuffix(name, FileExt)
 	for i := 1; ; i++ {
 		_, inGroup := g.files[name]
-		if _, err := os.Stat(filepath.Join(s.L.Open(), name)); errors.Is(err, fs.ErrNotExist) && !inGroup {
-			return name
+		_, err := os.Stat(filepath.Join(s.L.Open(), name))
+		if errors.Is(err, fs.ErrNotExist) && !inGroup {
+			return name, nil
+		}
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return "", err // not a name clash: the folder itself is unusable
 		}
 		name = fmt.Sprintf("%s+%d%s", base, i, FileExt)
 	}

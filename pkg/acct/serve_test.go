@@ -1,0 +1,262 @@
+package acct
+
+import (
+	"context"
+	"log/slog"
+	"net"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"layeh.com/radius"
+	"layeh.com/radius/rfc2866"
+
+	"roamsettle/pkg/config"
+	"roamsettle/pkg/spool"
+)
+
+const testSecret = "s3cret"
+
+func testEdge(t testing.TB, nas ...config.NAS) *config.Edge {
+	if len(nas) == 0 {
+		nas = []config.NAS{{Name: "nas1", Address: netip.MustParseAddr("127.0.0.1"), Secret: []byte(testSecret)}}
+	}
+	return &config.Edge{ISP: "ISPB", Spool: t.TempDir(), Listen: "127.0.0.1:0", StaleAfter: 6 * time.Hour,
+		SweepEvery: time.Minute, Timezone: "Australia/Sydney", NAS: nas}
+}
+
+type testLogWriter struct{ t testing.TB }
+
+func (w testLogWriter) Write(b []byte) (int, error) { w.t.Log(string(b)); return len(b), nil }
+
+// startServer runs the listener in-process on a free loopback port; stop
+// ends it like SIGTERM does and returns its error.
+func startServer(t *testing.T, edge *config.Edge) (*server, netip.AddrPort, func() error) {
+	t.Helper()
+	s, err := listen(edge, slog.New(slog.NewTextHandler(testLogWriter{t}, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.serve(ctx) }()
+	stopped := false
+	var serr error
+	stop := func() error {
+		if !stopped {
+			stopped = true
+			cancel()
+			serr = <-done
+		}
+		return serr
+	}
+	t.Cleanup(func() { stop() })
+	return s, s.conn.LocalAddr().(*net.UDPAddr).AddrPort(), stop
+}
+
+// client is a NAS socket on a loopback address.
+func client(t *testing.T, from string) *net.UDPConn {
+	t.Helper()
+	c, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(netip.MustParseAddrPort(from+":0")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+func encode(t testing.TB, p *radius.Packet) []byte {
+	t.Helper()
+	b, err := p.Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func acctRequest(secret string, st rfc2866.AcctStatusType, session string) *radius.Packet {
+	p := radius.New(radius.CodeAccountingRequest, []byte(secret))
+	rfc2866.AcctStatusType_Add(p, st)
+	if session != "" {
+		rfc2866.AcctSessionID_AddString(p, session)
+	}
+	return p
+}
+
+// answers sends b and collects the answers that arrive within wait.
+func answers(t *testing.T, c *net.UDPConn, to netip.AddrPort, wait time.Duration, sends ...[]byte) [][]byte {
+	t.Helper()
+	for _, b := range sends {
+		if _, err := c.WriteToUDPAddrPort(b, to); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var out [][]byte
+	buf := make([]byte, 4096)
+	c.SetReadDeadline(time.Now().Add(wait))
+	for {
+		n, err := c.Read(buf)
+		if err != nil {
+			return out
+		}
+		out = append(out, append([]byte(nil), buf[:n]...))
+	}
+}
+
+// spoolRecords reads every record in open/ and ready/.
+func spoolRecords(t *testing.T, root string) []spool.Record {
+	t.Helper()
+	l := spool.Layout{Root: root}
+	var out []spool.Record
+	for _, dir := range []string{l.Open(), l.Ready()} {
+		ents, err := os.ReadDir(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range ents {
+			recs, err := spool.ReadFile(filepath.Join(dir, e.Name()))
+			if err != nil {
+				t.Fatalf("%s: %v", e.Name(), err)
+			}
+			out = append(out, recs...)
+		}
+	}
+	return out
+}
+
+func TestRetransmissionAnsweredWrittenOnce(t *testing.T) {
+	edge := testEdge(t)
+	s, addr, stop := startServer(t, edge)
+	c := client(t, "127.0.0.1")
+	req := encode(t, acctRequest(testSecret, rfc2866.AcctStatusType_Value_Start, "dup1"))
+	// Two copies at once (the second arrives while the first is pending),
+	// then a third after the first is durable.
+	got := answers(t, c, addr, time.Second, req, req)
+	got = append(got, answers(t, c, addr, 500*time.Millisecond, req)...)
+	if len(got) != 3 {
+		t.Fatalf("%d answers, want 3", len(got))
+	}
+	for _, a := range got {
+		if radius.Code(a[0]) != radius.CodeAccountingResponse || !radius.IsAuthenticResponse(a, req, []byte(testSecret)) {
+			t.Fatalf("not an authentic Accounting-Response: % x", a)
+		}
+	}
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	if recs := spoolRecords(t, edge.Spool); len(recs) != 1 {
+		t.Fatalf("%d records written, want 1", len(recs))
+	}
+	if s.n.received.Load() != 3 || s.n.written.Load() != 1 || s.n.retransmissions.Load() != 2 || s.n.answered.Load() != 3 {
+		t.Fatalf("counts: received %d written %d retransmissions %d answered %d", s.n.received.Load(),
+			s.n.written.Load(), s.n.retransmissions.Load(), s.n.answered.Load())
+	}
+}
+
+func TestDroppedPacketsAreNeitherAnsweredNorWritten(t *testing.T) {
+	edge := testEdge(t)
+	s, addr, stop := startServer(t, edge)
+	known, unknown := client(t, "127.0.0.1"), client(t, "127.0.0.3")
+	good := encode(t, acctRequest(testSecret, rfc2866.AcctStatusType_Value_Start, "a"))
+	badAuth := encode(t, acctRequest("wrong", rfc2866.AcctStatusType_Value_Start, "a"))
+	access := encode(t, radius.New(radius.CodeAccessRequest, []byte(testSecret)))
+	noSession := encode(t, acctRequest(testSecret, rfc2866.AcctStatusType_Value_Start, ""))
+	badLen := append([]byte(nil), good...)
+	badLen[3] += 10 // Length beyond the datagram
+	if got := answers(t, unknown, addr, 300*time.Millisecond, good); len(got) != 0 {
+		t.Fatal("unknown client answered")
+	}
+	if got := answers(t, known, addr, 300*time.Millisecond, badAuth, access, noSession, badLen, good[:15]); len(got) != 0 {
+		t.Fatalf("%d bad packets answered", len(got))
+	}
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	if recs := spoolRecords(t, edge.Spool); len(recs) != 0 {
+		t.Fatalf("%d records written", len(recs))
+	}
+	for name, c := range map[string]int64{
+		"unknown client": s.n.unknownClient.Load(), "bad authenticator": s.n.badAuth.Load(),
+		"not accounting": s.n.notAccounting.Load(), "malformed": s.n.malformed.Load(),
+	} {
+		want := int64(1)
+		if name == "malformed" {
+			want = 3
+		}
+		if c != want {
+			t.Errorf("%s: %d, want %d", name, c, want)
+		}
+	}
+}
+
+// A failed write answers nothing; the NAS's retransmission is written
+// (once) when the spool works again.
+func TestWriteFailureLeavesRequestUnanswered(t *testing.T) {
+	edge := testEdge(t)
+	s, addr, stop := startServer(t, edge)
+	c := client(t, "127.0.0.1")
+	l := spool.Layout{Root: edge.Spool}
+	open := l.Open()
+	if err := os.Rename(open, open+".away"); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(open, nil, 0o644); err != nil { // open/ is now a file: every write fails
+		t.Fatal(err)
+	}
+	req := encode(t, acctRequest(testSecret, rfc2866.AcctStatusType_Value_Start, "w1"))
+	if got := answers(t, c, addr, 500*time.Millisecond, req); len(got) != 0 {
+		t.Fatal("answered a request that was not written")
+	}
+	if got := answers(t, c, addr, 500*time.Millisecond, req); len(got) != 0 {
+		t.Fatal("answered a retransmission while the spool is broken")
+	}
+	os.Remove(open)
+	if err := os.Rename(open+".away", open); err != nil {
+		t.Fatal(err)
+	}
+	if got := answers(t, c, addr, time.Second, req); len(got) != 1 {
+		t.Fatalf("%d answers once the spool works, want 1", len(got))
+	}
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	if recs := spoolRecords(t, edge.Spool); len(recs) != 1 {
+		t.Fatalf("%d records, want 1", len(recs))
+	}
+	if s.n.writeFailed.Load() < 2 || s.n.spoolReopened.Load() < 1 {
+		t.Fatalf("write failures %d, reopened %d", s.n.writeFailed.Load(), s.n.spoolReopened.Load())
+	}
+}
+
+// Accounting-On closes the NAS's sessions; Stop closes its own; both are
+// in ready/ once the listener stops (its last checkpoint).
+func TestSessionsClose(t *testing.T) {
+	edge := testEdge(t)
+	s, addr, stop := startServer(t, edge)
+	c := client(t, "127.0.0.1")
+	for _, p := range []*radius.Packet{
+		acctRequest(testSecret, rfc2866.AcctStatusType_Value_Start, "a"),
+		acctRequest(testSecret, rfc2866.AcctStatusType_Value_Start, "b"),
+		acctRequest(testSecret, rfc2866.AcctStatusType_Value_Stop, "a"),
+		acctRequest(testSecret, rfc2866.AcctStatusType_Value_AccountingOn, ""),
+		acctRequest(testSecret, rfc2866.AcctStatusType_Value_Start, "c"),
+	} {
+		if got := answers(t, c, addr, time.Second, encode(t, p)); len(got) != 1 {
+			t.Fatalf("%d answers", len(got))
+		}
+	}
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	l := spool.Layout{Root: edge.Spool}
+	ready, _ := os.ReadDir(l.Ready())
+	open, _ := os.ReadDir(l.Open())
+	if len(ready) != 3 || len(open) != 1 { // a, b, the Accounting-On; c open
+		t.Fatalf("ready/ %d files, open/ %d", len(ready), len(open))
+	}
+	if s.n.sessionsClosed.Load() != 2 {
+		t.Fatalf("sessions closed %d, want 2", s.n.sessionsClosed.Load())
+	}
+}
