@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# bench/push.sh [FILES] [RUNS] — time `roamcollect push` of FILES ready
+# sessions (default 100000) over loopback SFTP to a throwaway sshd, end to
+# end, against OpenSSH's `sftp put` of the same batch tar; RUNS times
+# (default 3), then the medians. Needs openssh-server and openssh-client.
+# A report, not a pass/fail: the machine is shared, so compare medians.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+files=${1:-100000}
+runs=${2:-3}
+out=$(mktemp)
+trap 'rm -f "$out"' EXIT
+for i in $(seq "$runs"); do
+	ROAM_BENCH_PUSH=$files go test ./pkg/push/ -run '^TestBenchPush$' -count=1 -v -timeout 30m |
+		grep '^BENCH' | tee -a "$out"
+done
+median() { sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
+field() { grep -o "$1=[0-9.]*" "$out" | cut -d= -f2 | median; }
+push=$(field push_s)
+put=$(field sftp_put_s)
+printf 'median of %d runs, %d files, %s bytes: roamcollect push %.3f s, sftp put %.3f s, ratio %.2f (goal <= 1.5)\n' \
+	"$runs" "$files" "$(field tar_bytes)" "$push" "$put" "$(echo "$push / $put" | bc -l)"
