@@ -110,8 +110,8 @@ func (p *Parser) Line() int { return p.line }
 // Next returns the next record. A malformed but complete record is
 // returned with Err set. At the end of the file it returns io.EOF, or an
 // *Error wrapping ErrIncomplete when an unterminated record remains (its
-// bytes are not consumed: Offset stays at its start). Other errors are
-// read errors.
+// bytes are not consumed: Offset stays at its start), after which the
+// Parser is done. Other errors are read errors.
 func (p *Parser) Next() (*Entry, error) {
 	// Skip blank lines between records.
 	var first []byte
@@ -167,9 +167,8 @@ func (p *Parser) Next() (*Entry, error) {
 		}
 		if !isIndented(l) {
 			// A header where an attribute belongs: the record was cut short
-			// (a writer crashed mid-record) and a new one began. Leave the
-			// line for the next call.
-			p.pending, p.hasPending, p.pendingEOF = l, true, false
+			// (a writer crashed mid-record) and a new one began. The line
+			// stays pending for the next call.
 			e.End = p.off
 			if e.Err == nil {
 				e.Err = &Error{File: p.name, Line: p.line + 1, Err: errors.New("header line inside a record: the record before it was cut short")}
