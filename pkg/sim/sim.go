@@ -180,10 +180,12 @@ func newGen(o Options, f Format) (*gen, error) {
 
 func (g *gen) run() {
 	period := int64(g.o.Days) * 86400
-	meanGap := period / max(int64(g.o.Sessions), 1)
-	t := g.o.Start.Unix()
-	for i := 0; i < g.o.Sessions && g.err == nil; i++ {
-		t += g.rnd.intn(2*meanGap + 1)
+	n := int64(g.o.Sessions)
+	for i := int64(0); i < n && g.err == nil; i++ {
+		// Session i starts somewhere in the i-th of n equal slices of the
+		// period: in order, and never after its end.
+		from, to := i*period/n, (i+1)*period/n
+		t := g.o.Start.Unix() + from + g.rnd.intn(max(to-from, 1))
 		for len(g.reboots) > 0 && g.reboots[0] <= t {
 			r := g.reboots[0]
 			g.reboots = g.reboots[1:]

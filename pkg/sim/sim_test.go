@@ -100,6 +100,9 @@ func TestDetailImports(t *testing.T) {
 		case spool.AccountingOn:
 			ons++
 		case spool.Start:
+			if end := o.Start.AddDate(0, 0, o.Days); r.EventTime.Before(o.Start) || !r.EventTime.Before(end) {
+				t.Errorf("line %d: session starts at %v, outside the period", e.Line, r.EventTime)
+			}
 			startsSeen[r.SessionID]++
 			if startsSeen[r.SessionID] == 2 && !starts[r.SessionID].Equal(r.EventTime) {
 				reused++
