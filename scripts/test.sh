@@ -8,6 +8,7 @@ cd "$(dirname "$0")/.."
 
 need=()
 command -v radclient   >/dev/null 2>&1 || need+=(freeradius-utils)
+[ -x /usr/sbin/freeradius ]            || need+=(freeradius)
 [ -x /usr/sbin/sshd ]                  || need+=(openssh-server)
 command -v ssh-keygen  >/dev/null 2>&1 || need+=(openssh-client)
 command -v sqlite3     >/dev/null 2>&1 || need+=(sqlite3)
