@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"github.com/urfave/cli/v2"
@@ -87,6 +88,9 @@ func Main(a *cli.App, args []string, stderr io.Writer) int {
 		setUsage(c)
 	}
 	err := a.RunContext(ctx, args)
+	if err != nil && strings.HasPrefix(err.Error(), "Required flag") {
+		err = &UsageError{err} // urfave/cli reports these without OnUsageError
+	}
 	if err != nil {
 		fmt.Fprintf(stderr, "%s: %v\n", a.Name, err)
 	}
