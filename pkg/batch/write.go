@@ -57,6 +57,13 @@ func Create(dir, sender string, seq uint64, created time.Time) (*Writer, error) 
 	return w, nil
 }
 
+// Tee sends a copy of the tar, as it is written, to t as well (push uses
+// it to upload while it bundles). Call it before the first Add. An error
+// from t fails the batch: give a writer that never fails if that matters.
+func (w *Writer) Tee(t io.Writer) {
+	w.tw = tar.NewWriter(io.MultiWriter(w.dataBuf, w.sum, w.count, t))
+}
+
 // Add puts the spool file at path into the batch. The file must read back
 // cleanly; an unreadable spool file is returned as an error and not added.
 func (w *Writer) Add(path string) (Member, error) {

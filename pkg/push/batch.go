@@ -1,6 +1,7 @@
 package push
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -18,6 +19,7 @@ import (
 	"roamsettle/pkg/batch"
 	"roamsettle/pkg/durable"
 	"roamsettle/pkg/spool"
+	"roamsettle/pkg/transport/sftp"
 )
 
 // makeDir makes a spool folder, durably.
@@ -132,7 +134,11 @@ func (p *pusher) raiseState(sender string, seq uint64) error {
 
 // build bundles ready/ into a new committed batch in outgoing/ and returns
 // its base name ("" when ready/ is empty) and how many files it set aside.
-func (p *pusher) build() (string, int, error) {
+// When the destination can take a stream, the tar is uploaded (to its
+// temporary name) while it is written, and renamed into place only once
+// the batch is committed here; if that upload fails, delivery sends the
+// committed copy from outgoing/ as usual.
+func (p *pusher) build(ctx context.Context) (string, int, error) {
 	ents, err := os.ReadDir(p.l.Ready())
 	if err != nil {
 		return "", 0, err
@@ -158,6 +164,11 @@ func (p *pusher) build() (string, int, error) {
 		return "", 0, fmt.Errorf("start batch: %w", err)
 	}
 	defer w.Abort()
+	up := p.startStream(ctx, batch.Name(sender, seq)+batch.DataExt)
+	defer up.abort()
+	if up != nil {
+		w.Tee(up)
+	}
 	bar := app.NewProgress(p.run.Stderr, "bundle", "files", int64(len(names)))
 	good, bad := 0, 0
 	for r := range prepare(p.l.Ready(), names) {
@@ -192,6 +203,7 @@ func (p *pusher) build() (string, int, error) {
 	if err := p.raiseState(sender, seq); err != nil {
 		return "", bad, err
 	}
+	up.finish()
 	name := batch.Name(sender, seq)
 	p.run.Log.Info("batch built", "batch", name, "files", m.Totals.Files, "records", m.Totals.Records, "bytes", m.DataSize)
 	return name, bad, nil
@@ -408,4 +420,90 @@ func openDir(dir string) (int, error) {
 		return -1, &fs.PathError{Op: "open", Path: dir, Err: err}
 	}
 	return fd, nil
+}
+
+// streamer is a Transport that can upload a file while it is written.
+// Close on the writer puts the file in place; cancelling ctx first
+// abandons it under its temporary name.
+type streamer interface {
+	Stream(ctx context.Context, name string, progress func(int64)) (io.WriteCloser, error)
+}
+
+var _ streamer = (*sftp.Client)(nil)
+
+// upload is a tar being streamed while it is built. It never fails the
+// build: after the first error it only counts bytes, and the batch is then
+// delivered from outgoing/.
+type upload struct {
+	p      *pusher
+	name   string
+	wc     io.WriteCloser
+	cancel context.CancelFunc
+	err    error
+	closed bool
+}
+
+// startStream dials when needed and starts streaming name, or returns nil
+// (no streaming destination, or no connection now: delivery will retry).
+func (p *pusher) startStream(ctx context.Context, name string) *upload {
+	if p.tr == nil {
+		tr, err := p.opt.Dial(ctx)
+		if err != nil {
+			p.run.Log.Debug("no connection while bundling; delivering afterwards", "err", err)
+			return nil
+		}
+		p.tr = tr
+	}
+	st, ok := p.tr.(streamer)
+	if !ok {
+		return nil
+	}
+	sctx, cancel := context.WithCancel(ctx)
+	wc, err := st.Stream(sctx, name, p.progress(nil))
+	if err != nil {
+		cancel()
+		p.run.Log.Warn("cannot start uploading while bundling; delivering afterwards", "err", err)
+		return nil
+	}
+	return &upload{p: p, name: name, wc: wc, cancel: cancel}
+}
+
+func (u *upload) Write(b []byte) (int, error) {
+	if u.err == nil {
+		if _, err := u.wc.Write(b); err != nil {
+			u.err = err
+			u.p.run.Log.Warn("upload while bundling failed; the batch is delivered from outgoing/ after it is built", "file", u.name, "err", err)
+		}
+	}
+	return len(b), nil
+}
+
+// finish puts the streamed tar in place: called only once the batch is
+// committed here, so a final name never shows bytes the edge could lose.
+func (u *upload) finish() {
+	if u == nil || u.err != nil {
+		return
+	}
+	u.closed = true
+	if err := u.wc.Close(); err != nil {
+		u.err = err
+		u.p.run.Log.Warn("upload while bundling failed; delivering from outgoing/", "file", u.name, "err", err)
+		u.p.closeTransport()
+	} else {
+		u.p.streamed = u.name
+	}
+	u.cancel()
+}
+
+// abort abandons an upload that was not finished.
+func (u *upload) abort() {
+	if u == nil || u.closed {
+		return
+	}
+	u.closed = true
+	u.cancel()
+	u.wc.Close()
+	if u.err != nil {
+		u.p.closeTransport() // the connection is likely dead
+	}
 }

@@ -82,7 +82,7 @@ func (p *pusher) deliver(ctx context.Context, base string, files []string, total
 			return err
 		}
 		if attempt >= p.opt.Attempts {
-			return fmt.Errorf("gave up after %d tries: %w", attempt, err)
+			return fmt.Errorf("gave up after %d of %d tries: %w", attempt, p.opt.Attempts, err)
 		}
 		p.run.Log.Warn("transient fault; trying again", "batch", base, "try", attempt, "wait", wait.String(), "err", err)
 		select {
@@ -104,12 +104,7 @@ func (p *pusher) send(ctx context.Context, files []string, total int64) error {
 	}
 	bar := app.NewProgress(p.run.Stderr, "upload", "B", total)
 	defer bar.Done()
-	progress := func(n int64) {
-		bar.Add(n)
-		if p.opt.Progress != nil {
-			p.opt.Progress(n)
-		}
-	}
+	progress := p.progress(bar)
 	for _, f := range files {
 		local := filepath.Join(p.outgoing(), f)
 		st, err := os.Stat(local)
@@ -121,7 +116,9 @@ func (p *pusher) send(ctx context.Context, files []string, total int64) error {
 		case err == nil && there.Size() == st.Size():
 			// An earlier run put it in place and stopped before settling:
 			// final names appear only by rename after a size check.
-			p.run.Log.Info("already at the destination; not sent again", "file", f)
+			if f != p.streamed {
+				p.run.Log.Info("already at the destination; not sent again", "file", f)
+			}
 			bar.Add(st.Size())
 			continue
 		case err == nil:
@@ -149,6 +146,16 @@ func (p *pusher) send(ctx context.Context, files []string, total int64) error {
 		}
 	}
 	return nil
+}
+
+// progress reports uploaded bytes to the bar and the Progress option.
+func (p *pusher) progress(bar *app.Progress) func(int64) {
+	return func(n int64) {
+		bar.Add(n)
+		if p.opt.Progress != nil {
+			p.opt.Progress(n)
+		}
+	}
 }
 
 // Transient says whether a fault is worth another try in the same run: a

@@ -113,7 +113,7 @@ func PushWith(ctx context.Context, run *app.Run, edge *config.Edge, opt Options)
 			return err
 		}
 	}
-	name, bad, err := p.build()
+	name, bad, err := p.build(ctx)
 	if err != nil {
 		return err
 	}
@@ -137,6 +137,8 @@ type pusher struct {
 	opt  Options
 	l    spool.Layout
 	tr   Transport
+	// streamed is the tar uploaded while bundling, in place already.
+	streamed string
 }
 
 func (p *pusher) dir(name string) string { return filepath.Join(p.l.Root, name) }

@@ -205,18 +205,17 @@ func TestPushInsecureIgnoreHostKeyWarns(t *testing.T) {
 	checkCentral(t, inbound, "ISPB-0000000001")
 }
 
-// killAfter returns a Progress hook that runs kill once, when half the
-// bytes of a batch of about total bytes have gone.
-func killAfter(half int64, kill func()) func(int64) {
+// killAt returns a Progress hook that runs kill each time the bytes
+// uploaded so far pass the next of the given marks.
+func killAt(kill func(), marks ...int64) func(int64) {
 	var mu sync.Mutex
 	var sent int64
-	done := false
 	return func(n int64) {
 		mu.Lock()
 		defer mu.Unlock()
 		sent += n
-		if !done && sent > half {
-			done = true
+		if len(marks) > 0 && sent > marks[0] {
+			marks = marks[1:]
 			kill()
 		}
 	}
@@ -232,7 +231,7 @@ func TestPushServerKilledMidUpload(t *testing.T) {
 	recs := writeReady(t, edge.Spool, 4000, 0)
 
 	opt := fastOptions()
-	opt.Progress = killAfter(2<<20, s.Kill)
+	opt.Progress = killAt(s.Kill, 2<<20)
 	_, logs, err := pushNow(t, edge, opt)
 	if err == nil {
 		t.Fatal("push succeeded although the server was killed")
@@ -278,20 +277,26 @@ func TestPushServerKilledMidUpload(t *testing.T) {
 	}
 }
 
-// TestPushRetriesWithinRun: the server dies mid-upload and comes back; the
-// same run tries again after a pause and delivers.
+// TestPushRetriesWithinRun: the server dies twice and comes back each time:
+// first during the upload that runs while bundling (delivery then sends
+// the committed copy), then in the middle of that delivery; the same run
+// tries again after a pause and delivers.
 func TestPushRetriesWithinRun(t *testing.T) {
 	s := sshdtest.Start(t)
 	edge, inbound := sftpEdge(t, s)
-	recs := writeReady(t, edge.Spool, 3000, 0)
+	recs := writeReady(t, edge.Spool, 3000, 0) // a tar of about 6 MB
 	opt := push.Options{Attempts: 4, Backoff: 50 * time.Millisecond}
-	opt.Progress = killAfter(1<<20, func() { s.Kill(); s.Restart() })
+	// The dying stream may count up to 2 MB more; the second kill then
+	// falls 2 to 4 MB into the 6 MB delivery.
+	opt.Progress = killAt(func() { s.Kill(); s.Restart() }, 1<<20, 5<<20)
 	_, logs, err := pushNow(t, edge, opt)
 	if err != nil {
 		t.Fatalf("%v\n%s", err, logs)
 	}
-	if !strings.Contains(logs.String(), "trying again") {
-		t.Errorf("no retry logged:\n%s", logs)
+	for _, w := range []string{"upload while bundling failed", "trying again"} {
+		if !strings.Contains(logs.String(), w) {
+			t.Errorf("log lacks %q:\n%s", w, logs)
+		}
 	}
 	checkCentral(t, inbound, "ISPB-0000000001")
 	if r, sent, _ := countRecords(t, edge.Spool); r != 0 || sent != recs {
@@ -305,7 +310,7 @@ func TestPushConnectionRefusedGivesUp(t *testing.T) {
 	s.Kill()
 	recs := writeReady(t, edge.Spool, 3, 0)
 	_, logs, err := pushNow(t, edge, push.Options{Attempts: 3, Backoff: 10 * time.Millisecond})
-	if err == nil || !errors.Is(err, syscall.ECONNREFUSED) || !strings.Contains(err.Error(), "gave up after 3 tries") {
+	if err == nil || !errors.Is(err, syscall.ECONNREFUSED) || !strings.Contains(err.Error(), "gave up after 3 of 3 tries") {
 		t.Fatalf("got %v", err)
 	}
 	if c := strings.Count(logs.String(), "trying again"); c != 2 {

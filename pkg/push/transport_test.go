@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -128,6 +129,56 @@ func TestTransportConformance(t *testing.T) {
 					t.Fatalf("final name exists after cancelled put: %v", err)
 				}
 			})
+			st, ok := tr.(interface {
+				Stream(context.Context, string, func(int64)) (io.WriteCloser, error)
+			})
+			if ok {
+				t.Run("stream lands whole on Close", func(t *testing.T) {
+					w, err := st.Stream(ctx, "ISPB-0000000004.tar", nil)
+					if err != nil {
+						t.Fatal(err)
+					}
+					for i := 0; i < 10; i++ {
+						if _, err := w.Write(content[i*len(content)/10 : (i+1)*len(content)/10]); err != nil {
+							t.Fatal(err)
+						}
+						if i == 5 {
+							if _, err := os.Stat(filepath.Join(dir, "ISPB-0000000004.tar")); !errors.Is(err, fs.ErrNotExist) {
+								t.Fatal("final name visible before Close")
+							}
+						}
+					}
+					if err := w.Close(); err != nil {
+						t.Fatal(err)
+					}
+					got, _ := os.ReadFile(filepath.Join(dir, "ISPB-0000000004.tar"))
+					if !bytes.Equal(got, content) {
+						t.Fatalf("streamed content differs (%d bytes)", len(got))
+					}
+					if _, err := os.Stat(filepath.Join(dir, ".ISPB-0000000004.tar.part")); !errors.Is(err, fs.ErrNotExist) {
+						t.Fatal("temporary left behind")
+					}
+				})
+				t.Run("cancelled stream never reaches its final name", func(t *testing.T) {
+					sctx, cancel := context.WithCancel(ctx)
+					w, err := st.Stream(sctx, "ISPB-0000000005.tar", nil)
+					if err != nil {
+						t.Fatal(err)
+					}
+					w.Write(content[:100_000])
+					cancel()
+					if err := w.Close(); err == nil {
+						t.Fatal("Close after cancel succeeded")
+					}
+					if _, err := os.Stat(filepath.Join(dir, "ISPB-0000000005.tar")); !errors.Is(err, fs.ErrNotExist) {
+						t.Fatal("final name exists after a cancelled stream")
+					}
+					// The connection still serves.
+					if _, err := tr.Stat(ctx, "ISPB-0000000004.tar"); err != nil {
+						t.Fatal(err)
+					}
+				})
+			}
 			if err := tr.Close(); err != nil {
 				t.Errorf("close: %v", err)
 			}

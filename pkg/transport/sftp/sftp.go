@@ -257,6 +257,11 @@ func (c *Client) Put(ctx context.Context, localPath, name string, progress func(
 	if rst.Size() != st.Size() {
 		return fmt.Errorf("%s:%s has %d bytes after upload, %s has %d", c.addr, tmp, rst.Size(), localPath, st.Size())
 	}
+	return c.rename(ctx, tmp, final)
+}
+
+func (c *Client) rename(ctx context.Context, tmp, final string) error {
+	var err error
 	if c.posixRename {
 		err = c.sftp.PosixRename(tmp, final)
 	} else {
@@ -291,6 +296,74 @@ func (c *Client) put(src *os.File, size int64, tmp string, progress func(int64))
 		}
 	}
 	return f.Close()
+}
+
+// Stream starts uploading name as its bytes are written to the returned
+// writer, to TempName(name). Close waits for the upload, checks the remote
+// size against the bytes written, fsyncs where offered and renames into
+// place. Cancelling ctx before Close abandons the upload: the temporary
+// file stays (the loader ignores it; the next upload replaces it).
+func (c *Client) Stream(ctx context.Context, name string, progress func(int64)) (io.WriteCloser, error) {
+	tmp := path.Join(c.dir, TempName(name))
+	f, err := c.sftp.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC)
+	if err != nil {
+		return nil, c.fail(ctx, fmt.Errorf("upload %s to %s:%s: %w", name, c.addr, tmp, err))
+	}
+	pr, pw := io.Pipe()
+	s := &stream{c: c, ctx: ctx, f: f, pw: pw, tmp: tmp, final: path.Join(c.dir, name), done: make(chan error, 1)}
+	s.stop = context.AfterFunc(ctx, func() { pw.CloseWithError(ctx.Err()) })
+	go func() {
+		// Size -1: unknown length, still many writes in flight.
+		_, err := f.ReadFrom(&sizedReader{r: pr, size: -1, progress: progress})
+		pr.CloseWithError(err) // unblock the writer when the upload fails
+		s.done <- err
+	}()
+	return s, nil
+}
+
+type stream struct {
+	c          *Client
+	ctx        context.Context
+	f          *pkgsftp.File
+	pw         *io.PipeWriter
+	tmp, final string
+	n          int64
+	done       chan error
+	stop       func() bool
+}
+
+func (s *stream) Write(p []byte) (int, error) {
+	n, err := s.pw.Write(p)
+	s.n += int64(n)
+	return n, err
+}
+
+func (s *stream) Close() error {
+	s.pw.Close()
+	err := <-s.done
+	s.stop()
+	if err == nil && s.ctx.Err() != nil {
+		err = s.ctx.Err()
+	}
+	if err == nil && s.c.fsync {
+		if err = s.f.Sync(); err != nil {
+			err = fmt.Errorf("fsync: %w", err)
+		}
+	}
+	if cerr := s.f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return s.c.fail(s.ctx, fmt.Errorf("upload to %s:%s: %w", s.c.addr, s.tmp, err))
+	}
+	st, err := s.c.sftp.Stat(s.tmp)
+	if err != nil {
+		return s.c.fail(s.ctx, fmt.Errorf("check %s:%s: %w", s.c.addr, s.tmp, err))
+	}
+	if st.Size() != s.n {
+		return fmt.Errorf("%s:%s has %d bytes after upload, %d were written", s.c.addr, s.tmp, st.Size(), s.n)
+	}
+	return s.c.rename(s.ctx, s.tmp, s.final)
 }
 
 type sizedReader struct {
