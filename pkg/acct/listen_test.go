@@ -406,10 +406,8 @@ func TestListenSIGTERM(t *testing.T) {
 			t.Fatalf("acknowledged %q is in the spool %d times", a.key, recs[a.key])
 		}
 	}
-	if _, err := os.Stat(spool.Layout{Root: h.spool}.Journal()); err == nil {
-		if fi, _ := os.Stat(spool.Layout{Root: h.spool}.Journal()); fi.Size() != 0 {
-			t.Fatal("journal not emptied by a clean stop")
-		}
+	if segs := readDir(t, spool.Layout{Root: h.spool}.Journal()); len(segs) != 0 {
+		t.Fatalf("journal not emptied by a clean stop: %v", segs)
 	}
 	sc := bufio.NewScanner(strings.NewReader(p.stderr.String()))
 	for sc.Scan() {

@@ -191,41 +191,54 @@ func TestDroppedPacketsAreNeitherAnsweredNorWritten(t *testing.T) {
 	}
 }
 
-// A failed write answers nothing; the NAS's retransmission is written
-// (once) when the spool works again.
-func TestWriteFailureLeavesRequestUnanswered(t *testing.T) {
+// When the spool becomes unusable (here open/ turns into a file, so the
+// checkpoint fails and reopening fails), requests get no answer; once it
+// is repaired the spool is reopened, the journal recovered, and nothing
+// is lost or written twice.
+func TestSpoolFailureLeavesRequestsUnanswered(t *testing.T) {
 	edge := testEdge(t)
 	s, addr, stop := startServer(t, edge)
 	c := client(t, "127.0.0.1")
-	l := spool.Layout{Root: edge.Spool}
-	open := l.Open()
+	req1 := encode(t, acctRequest(testSecret, rfc2866.AcctStatusType_Value_Start, "w1"))
+	req2 := encode(t, acctRequest(testSecret, rfc2866.AcctStatusType_Value_Start, "w2"))
+	if got := answers(t, c, addr, time.Second, req1); len(got) != 1 {
+		t.Fatalf("%d answers", len(got))
+	}
+	open := spool.Layout{Root: edge.Spool}.Open()
 	if err := os.Rename(open, open+".away"); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(open, nil, 0o644); err != nil { // open/ is now a file: every write fails
+	if err := os.WriteFile(open, nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	req := encode(t, acctRequest(testSecret, rfc2866.AcctStatusType_Value_Start, "w1"))
-	if got := answers(t, c, addr, 500*time.Millisecond, req); len(got) != 0 {
-		t.Fatal("answered a request that was not written")
+	time.Sleep(2 * checkpointEvery) // the checkpoint fails; the Store is dropped
+	if got := answers(t, c, addr, 500*time.Millisecond, req2); len(got) != 0 {
+		t.Fatal("answered a request that could not be written")
 	}
-	if got := answers(t, c, addr, 500*time.Millisecond, req); len(got) != 0 {
+	if got := answers(t, c, addr, 500*time.Millisecond, req2); len(got) != 0 {
 		t.Fatal("answered a retransmission while the spool is broken")
 	}
 	os.Remove(open)
 	if err := os.Rename(open+".away", open); err != nil {
 		t.Fatal(err)
 	}
-	if got := answers(t, c, addr, time.Second, req); len(got) != 1 {
+	if got := answers(t, c, addr, time.Second, req2); len(got) != 1 {
 		t.Fatalf("%d answers once the spool works, want 1", len(got))
+	}
+	if got := answers(t, c, addr, time.Second, req1); len(got) != 1 {
+		t.Fatalf("%d answers to a retransmission of a recovered request, want 1", len(got))
 	}
 	if err := stop(); err != nil {
 		t.Fatal(err)
 	}
-	if recs := spoolRecords(t, edge.Spool); len(recs) != 1 {
-		t.Fatalf("%d records, want 1", len(recs))
+	byID := map[string]int{}
+	for _, r := range spoolRecords(t, edge.Spool) {
+		byID[r.SessionID]++
 	}
-	if s.n.writeFailed.Load() < 2 || s.n.spoolReopened.Load() < 1 {
+	if byID["w1"] != 1 || byID["w2"] != 1 || len(byID) != 2 {
+		t.Fatalf("records by session: %v, want w1 and w2 once", byID)
+	}
+	if s.n.writeFailed.Load() < 2 || s.n.spoolReopened.Load() != 1 {
 		t.Fatalf("write failures %d, reopened %d", s.n.writeFailed.Load(), s.n.spoolReopened.Load())
 	}
 }

@@ -22,8 +22,8 @@ type group struct {
 	created bool
 	closes  []string // names in open/ to move to ready/, in order
 	buf     []byte
-	journal bool   // journal mode: collect entries, sync nothing
-	entries []byte // journal entries of the records appended
+	journal *pendingWrites // journal mode: appends wait here for the checkpoint
+	entries []byte         // journal entries of the group
 }
 
 type groupFile struct {
@@ -34,6 +34,13 @@ type groupFile struct {
 func newGroup(l Layout) *group { return &group{l: l, files: map[string]*groupFile{}} }
 
 func (g *group) append(name string, r *Record) error {
+	if g.journal != nil {
+		g.buf = r.AppendLine(g.buf[:0])
+		line := g.buf[:len(g.buf)-1]
+		g.entries = appendEntry(g.entries, entryAppend, name, line)
+		g.journal.add(name, line)
+		return nil
+	}
 	gf, ok := g.files[name]
 	if !ok {
 		p := filepath.Join(g.l.Open(), name)
@@ -56,11 +63,7 @@ func (g *group) append(name string, r *Record) error {
 		g.buf = append(g.buf, '\n')
 		g.created = true
 	}
-	lineAt := len(g.buf)
 	g.buf = r.AppendLine(g.buf)
-	if g.journal {
-		g.entries = appendEntry(g.entries, entryAppend, name, g.buf[lineAt:len(g.buf)-1])
-	}
 	if _, err := gf.f.WriteAt(g.buf, gf.off); err != nil {
 		return fmt.Errorf("%s: %w", gf.f.Name(), err)
 	}
@@ -125,18 +128,6 @@ func (g *group) syncFiles() error {
 	}
 	close(work)
 	wg.Wait()
-	g.files, g.order = map[string]*groupFile{}, nil
-	return errors.Join(errs...)
-}
-
-// release closes the group's files without syncing them (journal mode).
-func (g *group) release() error {
-	var errs []error
-	for _, name := range g.order {
-		if err := g.files[name].f.Close(); err != nil {
-			errs = append(errs, fmt.Errorf("%s: %w", name, err))
-		}
-	}
 	g.files, g.order = map[string]*groupFile{}, nil
 	return errors.Join(errs...)
 }

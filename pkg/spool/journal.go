@@ -8,28 +8,34 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
 
 	"roamsettle/pkg/durable"
 )
 
-// JournalFile is the Store's write-ahead journal in the spool root, used
-// in journal mode (Store.UseJournal). docs/spool.md "Journal" describes it.
-const JournalFile = "journal"
+// JournalDir is the folder of the Store's write-ahead journal in the spool
+// root, used in journal mode (Store.UseJournal); docs/spool.md "Journal".
+const JournalDir = "journal"
 
-// Journal is the path of the spool's journal.
-func (l Layout) Journal() string { return filepath.Join(l.Root, JournalFile) }
+// Journal is the folder of the spool's journal segments.
+func (l Layout) Journal() string { return filepath.Join(l.Root, JournalDir) }
 
 // Journal entry kinds: append a record line to open/<name>; close
-// open/<name> (move it to ready/); checkpoint reached (everything before
-// is in the session files, durably).
+// open/<name> (move it to ready/); checkpoint mark (every append of the
+// segment is in its session file, durably).
 const (
 	entryAppend     = 'A'
 	entryClose      = 'C'
 	entryCheckpoint = 'K'
 )
 
+const segmentExt = ".log"
+
 // appendEntry adds one journal line: kind, name, payload and the CRC-32C
-// of what precedes its tab, so a torn or stale tail is recognised.
+// of what precedes its last tab, so a torn tail is recognised.
 func appendEntry(buf []byte, kind byte, name string, payload []byte) []byte {
 	start := len(buf)
 	buf = append(buf, kind, '\t')
@@ -70,83 +76,155 @@ func parseEntries(data []byte) []entry {
 	return out
 }
 
-// journal is the open journal file of a Store in journal mode.
-type journal struct {
+// segment is one journal file, journal/<seq>.log.
+type segment struct {
 	f    *os.File
+	seq  uint64
 	size int64
 }
 
-// write appends entries and makes them durable.
-func (j *journal) write(b []byte) error {
-	if _, err := j.f.WriteAt(b, j.size); err != nil {
-		return fmt.Errorf("journal: %w", err)
-	}
-	j.size += int64(len(b))
-	if err := datasync(j.f); err != nil {
-		return fmt.Errorf("journal: fsync: %w", err)
-	}
-	return nil
-}
+// segmentPrealloc is how much of a segment is written with zeros before
+// use: an fdatasync that does not grow the file needs no file-system
+// journal commit, only the data and a cache flush, which halves the
+// latency of a group. Entries beyond it still work, just slower.
+const segmentPrealloc = 4 << 20
 
-// empty truncates the journal, durably.
-func (j *journal) empty() error {
-	if err := j.f.Truncate(0); err != nil {
-		return fmt.Errorf("journal: %w", err)
-	}
-	j.size = 0
-	if err := j.f.Sync(); err != nil {
-		return fmt.Errorf("journal: fsync: %w", err)
-	}
-	return nil
-}
-
-// recoverJournal finishes what a journal left by a stopped or crashed
-// Store describes, then empties it. Without a checkpoint mark, every
-// journaled record is put into its session file unless the file already
-// holds that exact line (a record is never written twice); then the
-// closes are redone. After a mark, the files are complete and only the
-// closes are redone. Either way it can run again after a crash of its own.
-func recoverJournal(l Layout) error {
-	data, err := os.ReadFile(l.Journal())
-	if errors.Is(err, fs.ErrNotExist) || err == nil && len(data) == 0 {
-		return nil
-	}
+func createSegment(l Layout, seq uint64, prealloc bool) (*segment, error) {
+	f, err := os.OpenFile(segmentPath(l, seq), os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o644)
 	if err != nil {
-		return fmt.Errorf("journal: %w", err)
+		return nil, fmt.Errorf("journal: %w", err)
 	}
-	ents := parseEntries(data)
-	if n := len(ents); n == 0 || ents[n-1].kind != entryCheckpoint {
-		if err := replayAppends(l, ents); err != nil {
-			return err
+	if prealloc {
+		// Zeros end the entries for a reader: a zero byte is never an LF.
+		zeros := make([]byte, 1<<20)
+		for off := int64(0); off < segmentPrealloc && err == nil; off += int64(len(zeros)) {
+			_, err = f.WriteAt(zeros, off)
+		}
+		if err == nil {
+			err = f.Sync()
 		}
 	}
-	moved := false
+	// The new name must survive a crash, or its fsynced entries are lost.
+	if err == nil {
+		err = durable.SyncDir(l.Journal())
+	}
+	if err != nil {
+		f.Close()
+		os.Remove(f.Name())
+		return nil, fmt.Errorf("journal: new segment: %w", err)
+	}
+	return &segment{f: f, seq: seq}, nil
+}
+
+func segmentPath(l Layout, seq uint64) string {
+	return filepath.Join(l.Journal(), fmt.Sprintf("%016d%s", seq, segmentExt))
+}
+
+// write appends entries and makes them durable.
+func (g *segment) write(b []byte) error {
+	if _, err := g.f.WriteAt(b, g.size); err != nil {
+		return fmt.Errorf("journal: %w", err)
+	}
+	g.size += int64(len(b))
+	if err := datasync(g.f); err != nil {
+		return fmt.Errorf("journal: fsync: %w", err)
+	}
+	return nil
+}
+
+// remove deletes a finished segment, durably: a stale segment replayed
+// after a later one was applied could close a reused name wrongly.
+func (g *segment) remove(l Layout) error {
+	g.f.Close()
+	if err := os.Remove(g.f.Name()); err != nil {
+		return fmt.Errorf("journal: %w", err)
+	}
+	return durable.SyncDir(l.Journal())
+}
+
+// segments lists the journal's segment numbers, oldest first.
+func segments(l Layout) ([]uint64, error) {
+	ents, err := os.ReadDir(l.Journal())
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("journal: %w", err)
+	}
+	var out []uint64
 	for _, e := range ents {
-		if e.kind != entryClose {
+		n, err := strconv.ParseUint(strings.TrimSuffix(e.Name(), segmentExt), 10, 64)
+		if err != nil || !strings.HasSuffix(e.Name(), segmentExt) {
 			continue
 		}
-		if _, err := os.Stat(filepath.Join(l.Open(), e.name)); errors.Is(err, fs.ErrNotExist) {
-			continue // moved before the crash
-		}
-		if err := moveToReady(l, e.name); err != nil {
+		out = append(out, n)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i] < out[j] })
+	return out, nil
+}
+
+// recoverJournal finishes, oldest first, what the segments left by a
+// stopped or crashed Store describe, and removes them. Without a
+// checkpoint mark, every journaled record is put into its session file
+// unless the file already holds that exact line (so never twice); then the
+// closes are redone. After a mark only the closes are. It can run again
+// after a crash of its own.
+func recoverJournal(l Layout) error {
+	seqs, err := segments(l)
+	if err != nil {
+		return err
+	}
+	for _, seq := range seqs {
+		path := segmentPath(l, seq)
+		data, err := os.ReadFile(path)
+		if err != nil {
 			return fmt.Errorf("journal: %w", err)
 		}
-		moved = true
-	}
-	if moved {
-		if err := durable.SyncDir(l.Ready()); err != nil {
+		ents := parseEntries(data)
+		if n := len(ents); n == 0 || ents[n-1].kind != entryCheckpoint {
+			if err := replayAppends(l, ents); err != nil {
+				return err
+			}
+		}
+		var closes []string
+		for _, e := range ents {
+			if e.kind == entryClose {
+				closes = append(closes, e.name)
+			}
+		}
+		if err := moveAll(l, closes, true); err != nil {
+			return err
+		}
+		if err := os.Remove(path); err != nil {
+			return fmt.Errorf("journal: %w", err)
+		}
+		if err := durable.SyncDir(l.Journal()); err != nil {
 			return err
 		}
 	}
-	if err := durable.SyncDir(l.Open()); err != nil {
+	return nil
+}
+
+// moveAll moves closed sessions to ready/ and syncs both folders. With
+// redo, a name no longer in open/ was moved before a crash.
+func moveAll(l Layout, names []string, redo bool) error {
+	for _, name := range names {
+		if redo {
+			if _, err := os.Stat(filepath.Join(l.Open(), name)); errors.Is(err, fs.ErrNotExist) {
+				continue
+			}
+		}
+		if err := moveToReady(l, name); err != nil {
+			return fmt.Errorf("journal: %w", err)
+		}
+	}
+	if len(names) == 0 {
+		return nil
+	}
+	if err := durable.SyncDir(l.Ready()); err != nil {
 		return err
 	}
-	f, err := os.OpenFile(l.Journal(), os.O_RDWR, 0)
-	if err != nil {
-		return fmt.Errorf("journal: %w", err)
-	}
-	defer f.Close()
-	return (&journal{f: f}).empty()
+	return durable.SyncDir(l.Open())
 }
 
 // replayAppends makes sure every journaled record is in its session file.
@@ -169,6 +247,9 @@ func replayAppends(l Layout, ents []entry) error {
 		if err := ensureLines(filepath.Join(l.Open(), name), lines[name]); err != nil {
 			return fmt.Errorf("journal: %w", err)
 		}
+	}
+	if len(order) > 0 {
+		return durable.SyncDir(l.Open())
 	}
 	return nil
 }
@@ -218,113 +299,297 @@ func ensureLines(path string, lines [][]byte) error {
 	return nil
 }
 
-// UseJournal switches the Store to journal mode: Add, Sweep and CloseNAS
-// become durable with one fsync of the journal instead of one per touched
-// file; the session files are written without fsync, and closed sessions
-// stay in open/ (out of the index) until the next Checkpoint moves them to
-// ready/. Call Checkpoint now and then (the listener: every second) and
-// Close at the end. The Store must be freshly opened (its journal empty).
-func (s *Store) UseJournal() error {
-	f, err := os.OpenFile(s.L.Journal(), os.O_RDWR|os.O_CREATE, 0o644)
-	if err != nil {
-		return fmt.Errorf("journal: %w", err)
+// pendingWrites are journaled appends not yet written to their session
+// files, by file name in first-touch order.
+type pendingWrites struct {
+	order []string
+	data  map[string][]byte
+}
+
+func newPendingWrites() *pendingWrites { return &pendingWrites{data: map[string][]byte{}} }
+
+func (p *pendingWrites) add(name string, line []byte) {
+	b, ok := p.data[name]
+	if !ok {
+		p.order = append(p.order, name)
 	}
-	st, err := f.Stat()
-	if err == nil && st.Size() != 0 {
-		err = errors.New("not empty: open the Store again to recover it")
+	p.data[name] = append(append(b, line...), '\n')
+}
+
+func (p *pendingWrites) merge(q *pendingWrites) {
+	for _, name := range q.order {
+		b, ok := p.data[name]
+		if !ok {
+			p.order = append(p.order, name)
+		}
+		p.data[name] = append(b, q.data[name]...)
 	}
-	if err == nil {
-		err = durable.SyncDir(s.L.Root)
+}
+
+// apply writes the pending appends to their files, without fsync.
+func (p *pendingWrites) apply(l Layout) error {
+	for _, name := range p.order {
+		path := filepath.Join(l.Open(), name)
+		f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
+		if err != nil {
+			return err
+		}
+		size, err := repairTail(f)
+		buf := p.data[name]
+		if err == nil && size == 0 {
+			buf = append([]byte(Header+"\n"), buf...)
+		}
+		if err == nil {
+			_, err = f.WriteAt(buf, size)
+		}
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return fmt.Errorf("%s: %w", path, err)
+		}
 	}
-	if err != nil {
-		f.Close()
-		return fmt.Errorf("journal %s: %w", s.L.Journal(), err)
-	}
-	s.j = &journal{f: f}
 	return nil
 }
 
-// commitJournal ends a group in journal mode: its records and closes go
-// to the journal, fsynced; the session files are left to the kernel until
-// the next Checkpoint.
+// nameSet holds the names taken in open/: on disk, or assigned and not
+// yet moved to ready/ by a checkpoint. The checkpoint frees names from
+// its own goroutine, hence the mutex.
+type nameSet struct {
+	mu sync.Mutex
+	m  map[string]bool
+}
+
+func (n *nameSet) take(name string) bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.m[name] {
+		return false
+	}
+	n.m[name] = true
+	return true
+}
+
+func (n *nameSet) free(names []string) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	for _, name := range names {
+		delete(n.m, name)
+	}
+}
+
+// journalState is a Store's journal mode.
+type journalState struct {
+	seg    *segment       // receives the entries of Add, Sweep and CloseNAS
+	pend   *pendingWrites // appends journaled in seg, not yet in files
+	closes []string       // closes journaled in seg, not yet moved
+	taken  *nameSet
+	cp     chan error    // the running checkpoint's result; nil when none
+	spare  chan *segment // the next segment, made ready by a checkpoint
+}
+
+// UseJournal switches the Store to journal mode: Add, Sweep and CloseNAS
+// are durable on return with one fdatasync of a journal segment, however
+// many files they touch. The session files are written, synced (one
+// syncfs) and closed sessions moved to ready/ by Checkpoint, which runs in
+// the background; until then records are in the journal only and closed
+// sessions stay in open/ (out of the index). Call Checkpoint now and then
+// (the listener: every second) and Close at the end. A Store reopened
+// after a crash recovers from the journal first (OpenStore).
+func (s *Store) UseJournal() error {
+	if err := durable.MkdirAll(s.L.Journal(), 0o755); err != nil {
+		return fmt.Errorf("journal: %w", err)
+	}
+	seqs, err := segments(s.L)
+	if err != nil {
+		return err
+	}
+	if len(seqs) > 0 {
+		return fmt.Errorf("journal %s: not recovered: open the Store again", s.L.Journal())
+	}
+	ents, err := os.ReadDir(s.L.Open())
+	if err != nil {
+		return err
+	}
+	taken := &nameSet{m: map[string]bool{}}
+	for _, e := range ents {
+		taken.m[e.Name()] = true
+	}
+	seg, err := createSegment(s.L, 1, true)
+	if err != nil {
+		return err
+	}
+	s.j = &journalState{seg: seg, pend: newPendingWrites(), taken: taken, spare: make(chan *segment, 1)}
+	return nil
+}
+
+// commitJournal ends a group in journal mode: its records and closes are
+// durable in the journal; the files wait for the checkpoint.
 func (s *Store) commitJournal(g *group) error {
-	if s.jerr != nil {
-		return s.jerr
-	}
-	if err := g.release(); err != nil {
-		return s.fail(err)
-	}
 	for _, name := range g.closes {
 		g.entries = appendEntry(g.entries, entryClose, name, nil)
 	}
 	if len(g.entries) == 0 {
 		return nil
 	}
-	if err := s.j.write(g.entries); err != nil {
+	if err := s.j.seg.write(g.entries); err != nil {
 		return s.fail(err)
 	}
-	s.pending = append(s.pending, g.closes...)
+	s.j.pend.merge(g.journal)
+	s.j.closes = append(s.j.closes, g.closes...)
 	g.closes = nil
 	return nil
 }
 
 // fail keeps a journal-mode Store from writing after an error: its index
-// and journal may not match the disk any more, so it must be reopened.
+// and journal may not match the disk any more, so it must be reopened
+// (which recovers from the journal).
 func (s *Store) fail(err error) error {
 	if s.jerr == nil {
 		s.jerr = fmt.Errorf("spool store unusable after an earlier error (open it again): %w", err)
-		s.j.f.Close()
+		if s.j.cp != nil {
+			<-s.j.cp // let it finish before anyone recovers
+			s.j.cp = nil
+		}
+		s.j.seg.f.Close()
+		s.j.dropSpare(s.L) // recovery would remove it anyway
 	}
 	return err
 }
 
-// Checkpoint makes every session file durable (one syncfs), marks that in
-// the journal, moves the sessions closed since the last checkpoint to
-// ready/ and empties the journal. Without a journal it does nothing.
+// Checkpoint starts writing what the journal holds into the session files
+// in the background, unless a checkpoint is still running; it returns the
+// error of a finished one (then the Store must be reopened). Without a
+// journal it does nothing.
 func (s *Store) Checkpoint() error {
 	if s.j == nil {
-		return nil
+		return s.jerr
 	}
 	if s.jerr != nil {
 		return s.jerr
 	}
-	if s.j.size == 0 {
+	if s.j.cp != nil {
+		select {
+		case err := <-s.j.cp:
+			s.j.cp = nil
+			if err != nil {
+				return s.fail(err)
+			}
+		default:
+			return nil
+		}
+	}
+	if s.j.seg.size == 0 {
 		return nil
 	}
-	if err := syncFS(s.L.Open()); err != nil {
+	w, err := s.rotate()
+	if err != nil {
 		return s.fail(err)
 	}
-	if err := s.j.write(appendEntry(nil, entryCheckpoint, "", nil)); err != nil {
-		return s.fail(err)
-	}
-	for _, name := range s.pending {
-		if err := moveToReady(s.L, name); err != nil {
-			return s.fail(err)
-		}
-	}
-	if len(s.pending) > 0 {
-		if err := durable.SyncDir(s.L.Ready()); err != nil {
-			return s.fail(err)
-		}
-	}
-	if err := durable.SyncDir(s.L.Open()); err != nil {
-		return s.fail(err)
-	}
-	s.pending = nil
-	if err := s.j.empty(); err != nil {
-		return s.fail(err)
-	}
+	s.j.cp = make(chan error, 1)
+	go func() { s.j.cp <- w.run() }()
 	return nil
 }
 
-// Close ends journal mode with a last Checkpoint.
+// rotate starts a new segment and hands the old one, with its pending
+// writes and closes, to a checkpoint.
+func (s *Store) rotate() (*checkpoint, error) {
+	var next *segment
+	select {
+	case sp := <-s.j.spare:
+		next = sp
+	default: // not ready: a plain one, rather than zero-filling here
+		var err error
+		if next, err = createSegment(s.L, s.j.seg.seq+1, false); err != nil {
+			return nil, err
+		}
+	}
+	w := &checkpoint{l: s.L, seg: s.j.seg, pend: s.j.pend, closes: s.j.closes, taken: s.j.taken,
+		spare: s.j.spare, spareSeq: next.seq + 1}
+	s.j.seg, s.j.pend, s.j.closes = next, newPendingWrites(), nil
+	return w, nil
+}
+
+// checkpoint finishes one segment: files written and synced, the mark,
+// the moves, the segment removed. It touches only its own segment, the
+// files it names and the name set, so Add goes on meanwhile.
+type checkpoint struct {
+	l        Layout
+	seg      *segment
+	pend     *pendingWrites
+	closes   []string
+	taken    *nameSet
+	spare    chan<- *segment // where to leave the next segment; nil: none
+	spareSeq uint64
+}
+
+func (c *checkpoint) run() error {
+	if err := c.pend.apply(c.l); err != nil {
+		return err
+	}
+	if err := syncFS(c.l.Open()); err != nil {
+		return err
+	}
+	// syncfs also made the new files' names durable. The mark tells a
+	// recovery that only the moves may be missing.
+	if len(c.closes) > 0 {
+		if err := c.seg.write(appendEntry(nil, entryCheckpoint, "", nil)); err != nil {
+			return err
+		}
+		if err := moveAll(c.l, c.closes, false); err != nil {
+			return err
+		}
+	}
+	if err := c.seg.remove(c.l); err != nil {
+		return err
+	}
+	c.taken.free(c.closes) // only now may a new session take a closed name
+	if c.spare == nil {
+		return nil
+	}
+	sp, err := createSegment(c.l, c.spareSeq, true)
+	if err != nil {
+		return err
+	}
+	c.spare <- sp
+	return nil
+}
+
+// dropSpare removes an unused spare segment.
+func (j *journalState) dropSpare(l Layout) error {
+	select {
+	case sp := <-j.spare:
+		return sp.remove(l)
+	default:
+		return nil
+	}
+}
+
+// Close ends journal mode: it waits for a running checkpoint and runs a
+// last one, so the journal is empty and closed sessions are in ready/.
 func (s *Store) Close() error {
 	if s.j == nil || s.jerr != nil {
 		return s.jerr
 	}
-	err := s.Checkpoint()
-	if cerr := s.j.f.Close(); err == nil && cerr != nil {
-		err = fmt.Errorf("journal: %w", cerr)
+	var err error
+	if s.j.cp != nil {
+		err = <-s.j.cp
+		s.j.cp = nil
+	}
+	if err == nil && s.j.seg.size > 0 {
+		var w *checkpoint
+		if w, err = s.rotate(); err == nil {
+			w.spare = nil
+			err = w.run()
+		}
+	}
+	if err == nil {
+		err = s.j.seg.remove(s.L)
+	} else {
+		s.j.seg.f.Close()
+	}
+	if derr := s.j.dropSpare(s.L); err == nil {
+		err = derr
 	}
 	s.j, s.jerr = nil, errors.New("spool store closed")
 	return err

@@ -19,6 +19,20 @@ func journaled(t *testing.T, l Layout) *Store {
 	return s
 }
 
+// checkpointNow runs a checkpoint and waits for it.
+func checkpointNow(t *testing.T, s *Store) {
+	t.Helper()
+	if err := s.Checkpoint(); err != nil {
+		t.Fatal(err)
+	}
+	if s.j.cp != nil {
+		if err := <-s.j.cp; err != nil {
+			t.Fatal(err)
+		}
+		s.j.cp = nil
+	}
+}
+
 // records counts the records of every session file in dir.
 func records(t *testing.T, dir string) int {
 	t.Helper()
@@ -33,13 +47,13 @@ func records(t *testing.T, dir string) int {
 	return n
 }
 
-func size(t *testing.T, path string) int64 {
+func segmentCount(t *testing.T, l Layout) int {
 	t.Helper()
-	st, err := os.Stat(path)
+	seqs, err := segments(l)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return st.Size()
+	return len(seqs)
 }
 
 func TestJournalCheckpoint(t *testing.T) {
@@ -49,18 +63,13 @@ func TestJournalCheckpoint(t *testing.T) {
 	if err := s.Add([]Record{rec(Start, "a", t0, 0), rec(Start, "b", t0, 0), rec(Stop, "a", t0.Add(time.Minute), 60)}); err != nil {
 		t.Fatal(err)
 	}
-	// Closed, but stays in open/ (out of the index) until the checkpoint.
-	if got := len(names(t, l.Open())); got != 2 || s.OpenCount() != 1 || len(names(t, l.Ready())) != 0 {
+	// Durable in the journal; the files wait for the checkpoint.
+	if len(names(t, l.Open())) != 0 || s.OpenCount() != 1 || len(names(t, l.Ready())) != 0 {
 		t.Fatalf("before checkpoint: open/ %v, index %d, ready/ %v", names(t, l.Open()), s.OpenCount(), names(t, l.Ready()))
 	}
-	if size(t, l.Journal()) == 0 {
-		t.Fatal("journal is empty after Add")
-	}
-	if err := s.Checkpoint(); err != nil {
-		t.Fatal(err)
-	}
-	if len(names(t, l.Open())) != 1 || len(names(t, l.Ready())) != 1 || size(t, l.Journal()) != 0 {
-		t.Fatalf("after checkpoint: open/ %v ready/ %v journal %d bytes", names(t, l.Open()), names(t, l.Ready()), size(t, l.Journal()))
+	checkpointNow(t, s)
+	if len(names(t, l.Open())) != 1 || len(names(t, l.Ready())) != 1 || records(t, l.Ready()) != 2 || segmentCount(t, l) != 2 { // the current one and a spare
+		t.Fatalf("after checkpoint: open/ %v ready/ %v, %d segments", names(t, l.Open()), names(t, l.Ready()), segmentCount(t, l))
 	}
 	// A late record for the closed session, then a sweep, then Close.
 	if err := s.Add([]Record{rec(Interim, "a", t0.Add(30*time.Second), 30)}); err != nil {
@@ -72,16 +81,17 @@ func TestJournalCheckpoint(t *testing.T) {
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if len(names(t, l.Open())) != 0 || len(names(t, l.Ready())) != 3 || records(t, l.Ready()) != 4 {
-		t.Fatalf("after close: open/ %v ready/ %v", names(t, l.Open()), names(t, l.Ready()))
+	if len(names(t, l.Open())) != 0 || len(names(t, l.Ready())) != 3 || records(t, l.Ready()) != 4 || segmentCount(t, l) != 0 {
+		t.Fatalf("after close: open/ %v ready/ %v, %d segments", names(t, l.Open()), names(t, l.Ready()), segmentCount(t, l))
 	}
 	if err := s.Add([]Record{rec(Start, "c", t0, 0)}); err == nil {
 		t.Fatal("Add after Close must fail")
 	}
 }
 
-// A crash before the checkpoint: the session files may have lost any of
-// the writes; the journal puts back exactly the missing lines.
+// A crash in the middle of a checkpoint, while it writes the files: they
+// may have lost any of those writes, and the next segment holds more. The
+// journal puts back exactly the missing lines, in segment order.
 func TestJournalRecoversLostWrites(t *testing.T) {
 	l := Layout{Root: t.TempDir()}
 	s := journaled(t, l)
@@ -92,64 +102,68 @@ func TestJournalRecoversLostWrites(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	must(s.Add([]Record{rec(Start, "a", t0, 0), rec(Start, "b", t0, 0), rec(Start, "c", t0, 0)}))
+	must(s.Add([]Record{rec(Start, "a", t0, 0), rec(Start, "d", t0, 0)}))
+	checkpointNow(t, s) // a and d on disk for good
+	must(s.Add([]Record{rec(Start, "b", t0, 0), rec(Start, "c", t0, 0)}))
 	must(s.Add([]Record{rec(Interim, "a", t0.Add(time.Minute), 60), rec(Stop, "b", t0.Add(time.Minute), 60)}))
-	must(s.Add([]Record{rec(AccountingOn, "", t0.Add(2*time.Hour), 0)}))          // closes a and c
-	must(s.Add([]Record{rec(Start, "d", t0.Add(3*time.Hour), 0)}))                // stays open
-	must(s.Add([]Record{rec(Interim, "d", t0.Add(3*time.Hour+time.Minute), 60)})) // stays open
-	// "Crash": the journal survives, the files lose what was not synced:
-	// a's second line is torn, b's file vanished, d lost its last line.
-	files := names(t, l.Open())
-	if len(files) != 5 {
-		t.Fatalf("open/ before crash: %v", files)
-	}
-	for _, f := range files {
+	must(s.Add([]Record{rec(Interim, "d", t0.Add(time.Minute), 60), rec(Interim, "d", t0.Add(2*time.Minute), 120)}))
+	w, err := s.rotate() // the checkpoint starts writing, then the machine stops
+	must(err)
+	must(w.pend.apply(l))
+	must(s.Add([]Record{rec(AccountingOn, "", t0.Add(2*time.Hour), 0)})) // closes a, c and d; in the next segment
+	// Damage what the checkpoint wrote: a's new line torn, b's file gone,
+	// d's last line lost.
+	for _, f := range names(t, l.Open()) {
 		p := filepath.Join(l.Open(), f)
 		recs, err := ReadFile(p)
 		must(err)
+		data, err := os.ReadFile(p)
+		must(err)
 		switch recs[0].SessionID {
 		case "a":
-			must(os.Truncate(p, size(t, p)-10))
+			must(os.WriteFile(p, data[:len(data)-10], 0o644))
 		case "b":
 			must(os.Remove(p))
 		case "d":
-			data, err := os.ReadFile(p)
-			must(err)
-			first := len(Header) + 1
-			for i := first; i < len(data); i++ {
-				if data[i] == '\n' {
-					must(os.WriteFile(p, data[:i+1], 0o644))
-					break
-				}
+			cut := len(data) - 1
+			for data[cut-1] != '\n' {
+				cut--
 			}
+			must(os.WriteFile(p, data[:cut], 0o644))
 		}
 	}
-	s, err := OpenStore(l)
+	s, err = OpenStore(l)
 	must(err)
-	if size(t, l.Journal()) != 0 {
-		t.Fatal("journal not emptied by recovery")
+	if segmentCount(t, l) != 0 {
+		t.Fatal("segments left after recovery")
 	}
-	if got := names(t, l.Open()); len(got) != 1 || s.OpenCount() != 1 {
+	if got := names(t, l.Open()); len(got) != 0 || s.OpenCount() != 0 {
 		t.Fatalf("open/ after recovery: %v (index %d)", got, s.OpenCount())
 	}
-	if got := records(t, l.Open()); got != 2 {
-		t.Fatalf("session d has %d records, want 2", got)
-	}
-	if got, want := len(names(t, l.Ready())), 4; got != want { // a, b, c, Accounting-On
+	if got := len(names(t, l.Ready())); got != 5 { // a, b, c, d, Accounting-On
 		t.Fatalf("ready/ after recovery: %v", names(t, l.Ready()))
 	}
-	if got := records(t, l.Ready()); got != 6 {
-		t.Fatalf("ready/ holds %d records, want 6 (no loss, no duplicate)", got)
+	if got := records(t, l.Ready()); got != 9 {
+		t.Fatalf("ready/ holds %d records, want 9 (no loss, no duplicate)", got)
+	}
+	for _, f := range names(t, l.Ready()) {
+		recs, err := ReadFile(filepath.Join(l.Ready(), f))
+		must(err)
+		for i := 1; i < len(recs); i++ { // the order of receipt survives
+			if recs[i].EventTime.Before(recs[i-1].EventTime) {
+				t.Fatalf("%s: records out of order", f)
+			}
+		}
 	}
 	// Recovery twice changes nothing.
 	_, err = OpenStore(l)
 	must(err)
-	if records(t, l.Ready())+records(t, l.Open()) != 8 {
+	if records(t, l.Ready())+records(t, l.Open()) != 9 {
 		t.Fatal("second recovery changed the spool")
 	}
 }
 
-// A crash inside the checkpoint, after its mark: the files are complete,
+// A crash inside the checkpoint after its mark: the files are complete,
 // only the moves to ready/ are redone; a torn tail is ignored.
 func TestJournalRecoversCheckpoint(t *testing.T) {
 	l := Layout{Root: t.TempDir()}
@@ -158,17 +172,45 @@ func TestJournalRecoversCheckpoint(t *testing.T) {
 	if err := s.Add([]Record{rec(Start, "a", t0, 0), rec(Stop, "a", t0.Add(time.Minute), 60), rec(Start, "b", t0, 0)}); err != nil {
 		t.Fatal(err)
 	}
-	f, err := os.OpenFile(l.Journal(), os.O_WRONLY|os.O_APPEND, 0)
+	w, err := s.rotate()
 	if err != nil {
 		t.Fatal(err)
 	}
-	f.Write(appendEntry(nil, entryCheckpoint, "", nil))
+	if err := w.pend.apply(l); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.seg.write(appendEntry(nil, entryCheckpoint, "", nil)); err != nil {
+		t.Fatal(err)
+	}
+	f := s.j.seg.f
 	f.Write([]byte("A\tnas1_x.sess\tstatus_type=Sto")) // torn, never acknowledged
-	f.Close()
 	if _, err := OpenStore(l); err != nil {
 		t.Fatal(err)
 	}
 	if len(names(t, l.Open())) != 1 || len(names(t, l.Ready())) != 1 || records(t, l.Ready()) != 2 || records(t, l.Open()) != 1 {
 		t.Fatalf("open/ %v ready/ %v", names(t, l.Open()), names(t, l.Ready()))
+	}
+}
+
+// Names stay taken until the checkpoint has moved their files: a late
+// record for a session closed a moment ago gets a name of its own.
+func TestJournalNameReuse(t *testing.T) {
+	l := Layout{Root: t.TempDir()}
+	s := journaled(t, l)
+	t0 := time.Date(2026, 6, 30, 18, 0, 0, 0, time.UTC)
+	for _, r := range []Record{rec(Start, "a", t0, 0), rec(Stop, "a", t0, 0), rec(Stop, "a", t0, 0)} {
+		if err := s.Add([]Record{r}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	checkpointNow(t, s)
+	if err := s.Add([]Record{rec(Stop, "a", t0, 0)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if got := names(t, l.Ready()); len(got) != 3 || records(t, l.Ready()) != 4 {
+		t.Fatalf("ready/ %v", got)
 	}
 }

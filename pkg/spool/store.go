@@ -33,11 +33,10 @@ type Store struct {
 	open   map[sessKey][]*openSession
 	byNAS  map[string]int
 	closed int
-	// Journal mode (UseJournal): the journal, the error that made the
-	// Store unusable, and the names closed since the last Checkpoint.
-	j       *journal
-	jerr    error
-	pending []string
+	// Journal mode (UseJournal), and the error that made the Store
+	// unusable (it must be opened again).
+	j    *journalState
+	jerr error
 }
 
 // OpenStore prepares the spool folders and indexes the open sessions on
@@ -78,7 +77,9 @@ func OpenStore(l Layout) (*Store, error) {
 
 func (s *Store) newGroup() *group {
 	g := newGroup(s.L)
-	g.journal = s.j != nil
+	if s.j != nil {
+		g.journal = newPendingWrites()
+	}
 	return g
 }
 
@@ -193,6 +194,12 @@ func (s *Store) add(g *group, r *Record) error {
 // has a file by that name for another session.
 func (s *Store) freeName(name string, g *group) (string, error) {
 	base := strings.TrimSuffix(name, FileExt)
+	if s.j != nil { // open/ lags behind the journal: ask the name set
+		for i := 1; !s.j.taken.take(name); i++ {
+			name = fmt.Sprintf("%s+%d%s", base, i, FileExt)
+		}
+		return name, nil
+	}
 	for i := 1; ; i++ {
 		_, inGroup := g.files[name]
 		_, err := os.Stat(filepath.Join(s.L.Open(), name))
