@@ -328,6 +328,8 @@ func (l *loader) load(b inboundBatch, mpath string, mi *manifestInfo, log *slog.
 	if err != nil {
 		return err
 	}
+	defer tx.Rollback() // no-op after Commit; on a panic it frees the write lock
+
 	var n int64
 	_, err = batch.Read(mpath, func(mb *batch.Member, line int, rec *spool.Record) error {
 		if n++; n%4096 == 0 && l.ctx.Err() != nil {
