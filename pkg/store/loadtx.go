@@ -223,7 +223,7 @@ func (t *BatchTx) writer(insRaw, insRawN, insMember *rawStmt) {
 		if err != nil {
 			var ve *ValueError
 			if !errors.As(err, &ve) {
-				err = fmt.Errorf("insert into raw: %w", err)
+				err = fmt.Errorf("batch %d: %w", t.batchID, err)
 			}
 			t.mu.Lock()
 			if t.werr == nil {
