@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/debug"
+	"slices"
 	"syscall"
 
 	"github.com/urfave/cli/v2"
@@ -47,7 +48,7 @@ func newApp() *cli.App {
 	return &cli.App{
 		Name:  "roamload",
 		Usage: "load verified batches from the inbound folder into the raw store",
-		Flags: append(flags, &cli.BoolFlag{Name: "dry-run", Usage: "check every batch, load nothing, move nothing"}),
+		Flags: slices.Concat(flags, []cli.Flag{&cli.BoolFlag{Name: "dry-run", Usage: "check every batch, load nothing, move nothing"}}),
 		Action: func(c *cli.Context) error {
 			if c.NArg() > 0 {
 				return app.Usagef("unknown command %q (see --help)", c.Args().First())
@@ -72,7 +73,7 @@ func newApp() *cli.App {
 			{
 				Name:  "status",
 				Usage: "per sender: last sequence loaded, gaps, quarantined batches",
-				Flags: append(flags, &cli.BoolFlag{Name: "json", Usage: "print JSON"}),
+				Flags: slices.Concat(flags, []cli.Flag{&cli.BoolFlag{Name: "json", Usage: "print JSON"}}),
 				Action: func(c *cli.Context) error {
 					cfg, err := app.LoadConfig(c, config.NeedCentral, "settlement")
 					if err != nil {

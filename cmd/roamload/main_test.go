@@ -1,0 +1,247 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"roamsettle/internal/testbin"
+	"roamsettle/pkg/batch"
+	"roamsettle/pkg/load"
+	"roamsettle/pkg/spool"
+	"roamsettle/pkg/store"
+)
+
+// central is a central host's data folder with its roam.toml.
+type central struct {
+	dir, cfg string
+}
+
+func newCentral(t *testing.T, extra string) central {
+	t.Helper()
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "roam.toml")
+	text := "[settlement]\ninbound = \"inbound\"\narchive = \"archive\"\nquarantine = \"quarantine\"\ndb = \"db/roam.db\"\n" + extra
+	if err := os.WriteFile(cfg, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Join(dir, "inbound"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return central{dir, cfg}
+}
+
+func (c central) path(p string) string { return filepath.Join(c.dir, p) }
+
+// roamload runs the real binary; crashAt sets the test-only crash point.
+// It returns the exit code (-1 when killed by a signal) and stderr.
+func roamload(t *testing.T, crashAt string, args ...string) (int, string) {
+	t.Helper()
+	cmd := exec.Command(testbin.Command(t, "roamload"), args...)
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir()}
+	if crashAt != "" {
+		cmd.Env = append(cmd.Env, crashEnv+"="+crashAt)
+	}
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	err := cmd.Run()
+	var ee *exec.ExitError
+	if err != nil && !errors.As(err, &ee) {
+		t.Fatal(err)
+	}
+	return cmd.ProcessState.ExitCode(), stderr.String()
+}
+
+// makeBatches writes n batches of sessions sessions each (two records a
+// session) into dir and returns the number of records.
+func makeBatches(t *testing.T, dir string, n, sessions int) int64 {
+	t.Helper()
+	sp := t.TempDir()
+	t0 := time.Date(2026, 6, 30, 18, 0, 0, 0, time.UTC)
+	var records int64
+	for b := 1; b <= n; b++ {
+		w, err := batch.Create(dir, "ISPB", uint64(b), t0.Add(24*time.Hour))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := 0; i < sessions; i++ {
+			k := b*sessions + i
+			start := t0.Add(time.Duration(k) * time.Second)
+			r := spool.Record{StatusType: spool.Start, NAS: "nas1", SessionID: fmt.Sprintf("%08X", k), UserName: "u@aimnet.com",
+				EventTime: start, Received: start, TimeZone: "Australia/Sydney", Origin: "radius", PacketID: -1}
+			stop := r
+			stop.StatusType, stop.SessionTime, stop.EventTime = spool.Stop, int64(60+i%600), start.Add(time.Duration(60+i%600)*time.Second)
+			p := filepath.Join(sp, spool.FileName("nas1", r.SessionID, start))
+			if err := spool.Append(p, []spool.Record{r, stop}, false); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := w.Add(p); err != nil {
+				t.Fatal(err)
+			}
+			os.Remove(p)
+			records += 2
+		}
+		if _, err := w.Commit(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return records
+}
+
+// checkLoadedOnce checks that every batch is recorded once, its rows are
+// all there once, and its files are in archive/.
+func checkLoadedOnce(t *testing.T, c central, batches int, records int64) {
+	t.Helper()
+	db, err := store.Open(context.Background(), c.path("db/roam.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var nb, nr, dup, missing int64
+	q := db.SQL()
+	q.QueryRow("SELECT count(*) FROM batches").Scan(&nb)
+	q.QueryRow("SELECT count(*) FROM raw").Scan(&nr)
+	// No record twice: (member, line) is unique per load.
+	q.QueryRow("SELECT count(*) FROM (SELECT 1 FROM raw GROUP BY member_id, line HAVING count(*) > 1)").Scan(&dup)
+	q.QueryRow("SELECT count(*) FROM batches b WHERE records != (SELECT count(*) FROM raw r WHERE r.batch_id = b.batch_id)").Scan(&missing)
+	if nb != int64(batches) || nr != records || dup != 0 || missing != 0 {
+		t.Errorf("%d batches (want %d), %d rows (want %d), %d duplicated, %d batches short", nb, batches, nr, records, dup, missing)
+	}
+	ents, _ := os.ReadDir(c.path("archive"))
+	var names []string
+	for _, e := range ents {
+		names = append(names, e.Name())
+	}
+	if len(names) != 2*batches {
+		t.Errorf("archive/ holds %v, want %d batches", names, batches)
+	}
+	if ents, _ := os.ReadDir(c.path("inbound")); len(ents) != 0 {
+		t.Errorf("inbound/ still holds %d files", len(ents))
+	}
+}
+
+// TestCrashPoints kills roamload (SIGKILL, from inside) at each point of a
+// batch's load, then runs it again: every batch ends loaded exactly once.
+func TestCrashPoints(t *testing.T) {
+	for _, point := range []string{load.CrashBeforeCommit, load.CrashAfterCommit, load.CrashAfterDataMv} {
+		t.Run(point, func(t *testing.T) {
+			c := newCentral(t, "")
+			records := makeBatches(t, c.path("inbound"), 3, 50)
+			code, stderr := roamload(t, point, "--config", c.cfg)
+			if code != -1 {
+				t.Fatalf("not killed at %s: exit %d\n%s", point, code, stderr)
+			}
+			code, stderr = roamload(t, "", "--config", c.cfg)
+			if code != 0 {
+				t.Fatalf("second run: exit %d\n%s", code, stderr)
+			}
+			checkLoadedOnce(t, c, 3, records)
+		})
+	}
+}
+
+// TestKillAnywhere kills roamload from outside at random moments while it
+// loads, again and again, then lets a run finish.
+func TestKillAnywhere(t *testing.T) {
+	if testing.Short() {
+		t.Skip("slow")
+	}
+	c := newCentral(t, "")
+	records := makeBatches(t, c.path("inbound"), 4, 3000)
+	bin := testbin.Command(t, "roamload")
+	seed := time.Now().UnixNano()
+	rng := rand.New(rand.NewPCG(uint64(seed), 0))
+	t.Logf("seed %d", seed)
+	kills := 0
+	for i := 0; i < 12; i++ {
+		cmd := exec.Command(bin, "--config", c.cfg)
+		cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir()}
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		time.AfterFunc(time.Duration(rng.IntN(600))*time.Millisecond, func() { cmd.Process.Signal(syscall.SIGKILL) })
+		err := cmd.Wait()
+		var ee *exec.ExitError
+		switch {
+		case err == nil:
+		case errors.As(err, &ee) && ee.ExitCode() == -1:
+			kills++
+		default:
+			t.Fatalf("run %d: %v\n%s", i, err, stderr.String())
+		}
+	}
+	code, stderr := roamload(t, "", "--config", c.cfg)
+	if code != 0 {
+		t.Fatalf("final run: exit %d\n%s", code, stderr)
+	}
+	t.Logf("%d of 12 runs killed", kills)
+	checkLoadedOnce(t, c, 4, records)
+}
+
+func TestExitCodesAndStatus(t *testing.T) {
+	c := newCentral(t, "")
+	makeBatches(t, c.path("inbound"), 3, 5)
+	os.Remove(c.path("inbound/ISPB-0000000002.tar"))
+	code, stderr := roamload(t, "", "--config", c.cfg, "--dry-run")
+	if code != 3 || !strings.Contains(stderr, "would be quarantined") {
+		t.Fatalf("dry run: exit %d\n%s", code, stderr)
+	}
+	code, stderr = roamload(t, "", "--config", c.cfg)
+	if code != 3 || !strings.Contains(stderr, "batches 3, loaded 2, copies 0, quarantined 1, records 20") {
+		t.Fatalf("exit %d\n%s", code, stderr)
+	}
+	cmd := exec.Command(testbin.Command(t, "roamload"), "--config", c.cfg, "status", "--json")
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`"last_sequence": 3`, `"from": 2`, `"slot": "ISPB-0000000002"`} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("status --json does not show %s:\n%s", want, out)
+		}
+	}
+	if code, _ := roamload(t, "", "--config", c.cfg); code != 0 {
+		t.Errorf("a run with nothing new: exit %d", code)
+	}
+}
+
+// TestPushThenLoad pushes with the real roamcollect to a local folder and
+// loads what arrived.
+func TestPushThenLoad(t *testing.T) {
+	c := newCentral(t, "\n[edge]\nisp = \"ISPB\"\nspool = \"spool\"\npush = \"inbound\"\n")
+	st, err := spool.OpenStore(spool.Layout{Root: c.path("spool")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t0 := time.Date(2026, 6, 30, 18, 0, 0, 0, time.UTC)
+	for i := 0; i < 30; i++ {
+		r := spool.Record{StatusType: spool.Start, NAS: "nas1", SessionID: fmt.Sprint("s", i), UserName: "u@aimnet.com",
+			EventTime: t0.Add(time.Duration(i) * time.Minute), Received: t0.Add(time.Duration(i) * time.Minute), Origin: "radius", PacketID: -1}
+		stop := r
+		stop.StatusType, stop.SessionTime, stop.EventTime = spool.Stop, 300, r.EventTime.Add(300*time.Second)
+		if err := st.Add([]spool.Record{r, stop}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	push := exec.Command(testbin.Command(t, "roamcollect"), "--config", c.cfg, "push")
+	push.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir()}
+	if out, err := push.CombinedOutput(); err != nil {
+		t.Fatalf("roamcollect push: %v\n%s", err, out)
+	}
+	code, stderr := roamload(t, "", "--config", c.cfg)
+	if code != 0 || !strings.Contains(stderr, "loaded 1,") || !strings.Contains(stderr, "records 60") {
+		t.Fatalf("exit %d\n%s", code, stderr)
+	}
+	checkLoadedOnce(t, c, 1, 60)
+}
