@@ -121,10 +121,10 @@ func (s *rawStmt) bindInt64(i int, v int64) error {
 	return nil
 }
 
-// bindText binds v, or leaves NULL (after clear) when v is empty.
+// bindText binds v, or NULL when v is empty.
 func (s *rawStmt) bindText(i int, v string) error {
 	if v == "" {
-		return nil
+		return s.bindNull(i)
 	}
 	off := len(s.buf)
 	if off+len(v) > cap(s.buf) {
@@ -138,11 +138,18 @@ func (s *rawStmt) bindText(i int, v string) error {
 	return nil
 }
 
+func (s *rawStmt) bindNull(i int) error {
+	if rc := sqlite3.Xsqlite3_bind_null(s.c.tls, s.p, int32(i)); rc != sqlite3.SQLITE_OK {
+		return s.c.err(rc, "bind")
+	}
+	return nil
+}
+
 // bindAny binds the few types the batches row uses.
 func (s *rawStmt) bindAny(i int, v any) error {
 	switch x := v.(type) {
 	case nil:
-		return nil
+		return s.bindNull(i)
 	case string:
 		return s.bindText(i, x)
 	case int64:
@@ -152,12 +159,13 @@ func (s *rawStmt) bindAny(i int, v any) error {
 	}
 }
 
-// exec steps the statement once, then resets it and clears its bindings
-// to NULL for the next use. The text buffer must stay alive until here.
+// exec steps the statement once and resets it. Every parameter must be
+// bound (NULL too) before each exec: bindings are kept, not cleared, as
+// clearing hundreds of parameters per row costs more than binding them.
+// The text buffer must stay alive until here.
 func (s *rawStmt) exec() error {
 	rc := sqlite3.Xsqlite3_step(s.c.tls, s.p)
 	sqlite3.Xsqlite3_reset(s.c.tls, s.p)
-	sqlite3.Xsqlite3_clear_bindings(s.c.tls, s.p)
 	s.buf = s.buf[:0]
 	if rc != sqlite3.SQLITE_DONE {
 		return s.c.err(rc, s.sql)

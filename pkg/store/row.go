@@ -213,7 +213,7 @@ func (r *Row) textLen() int {
 }
 
 // bind binds the row to parameters at+1 ... at+len(RawColumns) of s, in
-// RawColumns order; the columns left NULL are not touched (s was cleared).
+// RawColumns order, every one of them (NULL included).
 func (r *Row) bind(s *rawStmt, at int) error {
 	texts := [...]struct {
 		col int
@@ -244,8 +244,13 @@ func (r *Row) bind(s *rawStmt, at int) error {
 			return err
 		}
 	}
+	for _, col := range [...]int{15, 17} { // history_time, pair_status: later stages
+		if err := s.bindNull(at + col); err != nil {
+			return err
+		}
+	}
 	if r.PacketID >= 0 {
 		return s.bindInt64(at+23, r.PacketID)
 	}
-	return nil
+	return s.bindNull(at + 23)
 }
