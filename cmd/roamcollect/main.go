@@ -5,6 +5,7 @@ package main
 
 import (
 	"os"
+	"slices"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -63,8 +64,8 @@ func newApp() *cli.App {
 			{
 				Name:  "push",
 				Usage: "bundle spool/ready into one batch and deliver it (SFTP or a folder)",
-				Flags: append(flags, &cli.BoolFlag{Name: "insecure-ignore-host-key",
-					Usage: "DANGEROUS: accept any SFTP host key (logged loudly)"}),
+				Flags: slices.Concat(flags, []cli.Flag{&cli.BoolFlag{Name: "insecure-ignore-host-key",
+					Usage: "DANGEROUS: accept any SFTP host key (logged loudly)"}}),
 				Action: edgeAction(pushLock, func(c *cli.Context, run *app.Run, e *config.Edge) error {
 					if c.Bool("insecure-ignore-host-key") {
 						e.InsecureIgnoreHostKey = true
@@ -75,7 +76,7 @@ func newApp() *cli.App {
 			{
 				Name:  "prune",
 				Usage: "remove sent batches from spool/sent",
-				Flags: append(flags, &cli.StringFlag{Name: "older-than", Value: "30d", Usage: "age of sent batches to remove"}),
+				Flags: slices.Concat(flags, []cli.Flag{&cli.StringFlag{Name: "older-than", Value: "30d", Usage: "age of sent batches to remove"}}),
 				Action: edgeAction(pushLock, func(c *cli.Context, run *app.Run, e *config.Edge) error {
 					d, err := config.ParseDuration(c.String("older-than"))
 					if err != nil || d <= 0 {
