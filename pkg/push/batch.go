@@ -1,6 +1,7 @@
 package push
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -172,6 +173,10 @@ func (p *pusher) build(ctx context.Context) (string, int, error) {
 	bar := app.NewProgress(p.run.Stderr, "bundle", "files", int64(len(names)))
 	good, bad := 0, 0
 	for r := range prepare(p.l.Ready(), names) {
+		if err := ctx.Err(); err != nil {
+			bar.Done()
+			return "", bad, err
+		}
 		bar.Add(1)
 		if r.err == nil {
 			if _, err := w.AddPrepared(r.p); err != nil {
@@ -435,9 +440,13 @@ var _ streamer = (*sftp.Client)(nil)
 // build: after the first error it only counts bytes, and the batch is then
 // delivered from outgoing/.
 type upload struct {
-	p      *pusher
-	name   string
-	wc     io.WriteCloser
+	p    *pusher
+	name string
+	wc   io.WriteCloser
+	// buf gathers the tar's many small writes (header, member, padding)
+	// into large ones: each write to the stream is a hand-over between
+	// goroutines.
+	buf    *bufio.Writer
 	cancel context.CancelFunc
 	err    error
 	closed bool
@@ -465,23 +474,41 @@ func (p *pusher) startStream(ctx context.Context, name string) *upload {
 		p.run.Log.Warn("cannot start uploading while bundling; delivering afterwards", "err", err)
 		return nil
 	}
-	return &upload{p: p, name: name, wc: wc, cancel: cancel}
+	u := &upload{p: p, name: name, wc: wc, cancel: cancel}
+	u.buf = bufio.NewWriterSize(writerFunc(u.send), 1<<20)
+	return u
 }
 
 func (u *upload) Write(b []byte) (int, error) {
 	if u.err == nil {
-		if _, err := u.wc.Write(b); err != nil {
-			u.err = err
-			u.p.run.Log.Warn("upload while bundling failed; the batch is delivered from outgoing/ after it is built", "file", u.name, "err", err)
-		}
+		u.buf.Write(b) // errors come back through send
 	}
 	return len(b), nil
 }
 
+func (u *upload) send(b []byte) (int, error) {
+	if u.err != nil {
+		return len(b), nil
+	}
+	if _, err := u.wc.Write(b); err != nil {
+		u.err = err
+		u.p.run.Log.Warn("upload while bundling failed; the batch is delivered from outgoing/ after it is built", "file", u.name, "err", err)
+	}
+	return len(b), nil
+}
+
+type writerFunc func([]byte) (int, error)
+
+func (f writerFunc) Write(b []byte) (int, error) { return f(b) }
+
 // finish puts the streamed tar in place: called only once the batch is
 // committed here, so a final name never shows bytes the edge could lose.
 func (u *upload) finish() {
-	if u == nil || u.err != nil {
+	if u == nil {
+		return
+	}
+	u.buf.Flush()
+	if u.err != nil {
 		return
 	}
 	u.closed = true

@@ -61,6 +61,9 @@ func TestBenchPush(t *testing.T) {
 	if err != nil {
 		t.Fatalf("sftp: %v\n%s", err, out)
 	}
+	if os.Getenv("ROAM_BENCH_LOG") != "" {
+		fmt.Print(stderr)
+	}
 	up := "?"
 	if uploadMS != nil {
 		up = uploadMS[1]
