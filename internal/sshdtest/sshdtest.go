@@ -29,14 +29,18 @@ type Server struct {
 	User       string // the user to log in as (the one running the test)
 	ClientKey  string // private key whose public half is authorized
 	KnownHosts string // known_hosts file that trusts this server's host key
-	HostKey    string // the host's public key, authorized_keys form
-	Log        string // sshd's stderr
+	HostKey    string // the host's ed25519 public key, authorized_keys form
+	// ECDSAHostKey is a second host key the server also offers; KnownHosts
+	// holds only the ed25519 one, as after `ssh-keyscan -t ed25519`.
+	ECDSAHostKey string
+	Log          string // sshd's stderr
 
-	t        testing.TB
-	sshd     string
-	hostPriv string
-	cmd      *exec.Cmd
-	done     chan struct{}
+	t         testing.TB
+	sshd      string
+	hostPriv  string
+	ecdsaPriv string
+	cmd       *exec.Cmd
+	done      chan struct{}
 }
 
 // Start starts sshd on a free loopback port. It skips the test when sshd
@@ -66,6 +70,7 @@ func Start(t testing.TB) *Server {
 	s := &Server{Host: "127.0.0.1", Dir: dir, User: u.Username, t: t, sshd: sshd,
 		Log: filepath.Join(dir, "sshd.log")}
 	s.hostPriv, s.HostKey = s.NewKey("host_ed25519")
+	s.ecdsaPriv, s.ECDSAHostKey = s.newKey("host_ecdsa", "ecdsa")
 	s.ClientKey, _ = s.NewKey("client_ed25519")
 	pub, err := os.ReadFile(s.ClientKey + ".pub")
 	if err != nil {
@@ -76,6 +81,7 @@ func Start(t testing.TB) *Server {
 	}
 	s.Port = freePort(t)
 	cfg := fmt.Sprintf(`ListenAddress 127.0.0.1:%d
+HostKey %s
 HostKey %s
 AuthorizedKeysFile %s
 PidFile %s
@@ -88,7 +94,7 @@ PermitRootLogin prohibit-password
 MaxStartups 100
 LogLevel VERBOSE
 Subsystem sftp %s
-`, s.Port, s.hostPriv, filepath.Join(dir, "authorized_keys"), filepath.Join(dir, "sshd.pid"), sftpServer)
+`, s.Port, s.hostPriv, s.ecdsaPriv, filepath.Join(dir, "authorized_keys"), filepath.Join(dir, "sshd.pid"), sftpServer)
 	if err := os.WriteFile(filepath.Join(dir, "sshd_config"), []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -105,8 +111,13 @@ Subsystem sftp %s
 // private key's path and the public key in authorized_keys form.
 func (s *Server) NewKey(name string) (priv, pub string) {
 	s.t.Helper()
+	return s.newKey(name, "ed25519")
+}
+
+func (s *Server) newKey(name, typ string) (priv, pub string) {
+	s.t.Helper()
 	priv = filepath.Join(s.Dir, name)
-	out, err := exec.Command("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", name, "-f", priv).CombinedOutput()
+	out, err := exec.Command("ssh-keygen", "-q", "-t", typ, "-N", "", "-C", name, "-f", priv).CombinedOutput()
 	if err != nil {
 		s.t.Fatalf("ssh-keygen: %v\n%s", err, out)
 	}

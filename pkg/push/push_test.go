@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -177,16 +178,48 @@ func isHostKey(changed bool) func(*testing.T, error) {
 	}
 }
 
-func TestPushPinnedHostKey(t *testing.T) {
+// TestPushTrustedHostKeys: each way of trusting the server works, also
+// when the server offers more key types than the edge knows.
+func TestPushTrustedHostKeys(t *testing.T) {
 	s := sshdtest.Start(t)
-	edge, inbound := sftpEdge(t, s)
-	edge.KnownHosts = filepath.Join(t.TempDir(), "absent")
-	edge.HostKey = s.HostKey
-	writeReady(t, edge.Spool, 3, 0)
-	if _, _, err := pushNow(t, edge, fastOptions()); err != nil {
-		t.Fatal(err)
+	for _, tc := range []struct {
+		name  string
+		setup func(t *testing.T, e *config.Edge)
+	}{
+		{"known_hosts with the ed25519 key", func(*testing.T, *config.Edge) {}},
+		{"known_hosts with only the ecdsa key", func(t *testing.T, e *config.Edge) {
+			e.KnownHosts = filepath.Join(t.TempDir(), "known_hosts")
+			os.WriteFile(e.KnownHosts, []byte(s.KnownHostsLine(s.ECDSAHostKey)), 0o600)
+		}},
+		{"hashed known_hosts (ssh-keygen -H)", func(t *testing.T, e *config.Edge) {
+			e.KnownHosts = filepath.Join(t.TempDir(), "known_hosts")
+			os.WriteFile(e.KnownHosts, []byte(s.KnownHostsLine(s.HostKey)), 0o600)
+			if out, err := exec.Command("ssh-keygen", "-H", "-f", e.KnownHosts).CombinedOutput(); err != nil {
+				t.Fatalf("ssh-keygen -H: %v %s", err, out)
+			}
+			if b, _ := os.ReadFile(e.KnownHosts); !strings.HasPrefix(string(b), "|1|") {
+				t.Fatalf("not hashed: %s", b)
+			}
+		}},
+		{"pinned ed25519 key, no known_hosts", func(t *testing.T, e *config.Edge) {
+			e.KnownHosts = filepath.Join(t.TempDir(), "absent")
+			e.HostKey = s.HostKey
+		}},
+		{"pinned ecdsa key", func(t *testing.T, e *config.Edge) {
+			e.KnownHosts = filepath.Join(t.TempDir(), "absent")
+			e.HostKey = s.ECDSAHostKey
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			edge, inbound := sftpEdge(t, s)
+			tc.setup(t, edge)
+			writeReady(t, edge.Spool, 3, 0)
+			if _, logs, err := pushNow(t, edge, fastOptions()); err != nil {
+				t.Fatalf("%v\n%s", err, logs)
+			}
+			checkCentral(t, inbound, "ISPB-0000000001")
+		})
 	}
-	checkCentral(t, inbound, "ISPB-0000000001")
 }
 
 func TestPushInsecureIgnoreHostKeyWarns(t *testing.T) {

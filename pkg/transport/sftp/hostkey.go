@@ -109,7 +109,7 @@ func hostKeyCheck(cfg *Config, addr string) (ssh.HostKeyCallback, []string, erro
 		// No file yet: every host is unknown; say so with the command to run.
 		return func(_ string, _ net.Addr, key ssh.PublicKey) error {
 			return &HostKeyError{Addr: addr, Offered: key, KnownHosts: cfg.KnownHosts}
-		}, nil, nil
+		}, unknownHostAlgos(), nil
 	}
 	if err != nil {
 		return nil, nil, fmt.Errorf("known_hosts %s: %w", cfg.KnownHosts, err)
@@ -139,7 +139,18 @@ func hostKeyCheck(cfg *Config, addr string) (ssh.HostKeyCallback, []string, erro
 			types = append(types, w.Key.Type())
 		}
 	}
+	if len(types) == 0 {
+		return cb, unknownHostAlgos(), nil
+	}
 	return cb, algorithms(types), nil
+}
+
+// unknownHostAlgos asks an unknown server for its ed25519 key first, so the
+// fingerprint in the refusal and the ssh-keyscan command suggested are of
+// the key type OpenSSH itself prefers.
+func unknownHostAlgos() []string {
+	return []string{ssh.KeyAlgoED25519, ssh.KeyAlgoECDSA256, ssh.KeyAlgoECDSA384, ssh.KeyAlgoECDSA521,
+		ssh.KeyAlgoRSASHA512, ssh.KeyAlgoRSASHA256}
 }
 
 // algorithms maps key types to host key algorithms (RSA keys sign with
