@@ -131,7 +131,7 @@ func (r *Row) Fill(rec *spool.Record, zones Zones) error {
 	r.TimeZone = rec.TimeZone
 	if rec.TimeZone != "" {
 		if loc := zones.get(rec.TimeZone); loc != nil {
-			r.StopTimeLocal = rec.EventTime.In(loc).Format(LocalLayout)
+			r.StopTimeLocal = FormatLocal(rec.EventTime, loc)
 		}
 	}
 	r.CreateDate = FormatTime(rec.Received)

@@ -25,8 +25,64 @@ const TimeLayout = "2006-01-02T15:04:05.000000000Z"
 // that zone's UTC offset so it stays unambiguous around DST changes.
 const LocalLayout = "2006-01-02T15:04:05.000000000-07:00"
 
-// FormatTime formats an instant as stored.
-func FormatTime(t time.Time) string { return t.UTC().Format(TimeLayout) }
+// FormatTime formats an instant as stored (TimeLayout).
+func FormatTime(t time.Time) string {
+	var b [36]byte
+	return string(appendTime(b[:0], t.UTC(), false))
+}
+
+// FormatLocal formats t in loc as stored (LocalLayout).
+func FormatLocal(t time.Time, loc *time.Location) string {
+	var b [40]byte
+	return string(appendTime(b[:0], t.In(loc), true))
+}
+
+// appendTime writes TimeLayout (or, with offset, LocalLayout) by hand:
+// time.Format parses its layout on every call, and a load formats three
+// times per record.
+func appendTime(b []byte, t time.Time, offset bool) []byte {
+	y, mo, d := t.Date()
+	h, mi, s := t.Clock()
+	b = appendDigits(b, y, 4)
+	b = append(b, '-')
+	b = appendDigits(b, int(mo), 2)
+	b = append(b, '-')
+	b = appendDigits(b, d, 2)
+	b = append(b, 'T')
+	b = appendDigits(b, h, 2)
+	b = append(b, ':')
+	b = appendDigits(b, mi, 2)
+	b = append(b, ':')
+	b = appendDigits(b, s, 2)
+	b = append(b, '.')
+	b = appendDigits(b, t.Nanosecond(), 9)
+	if !offset {
+		return append(b, 'Z')
+	}
+	_, off := t.Zone()
+	sign := byte('+')
+	if off < 0 {
+		sign, off = '-', -off
+	}
+	b = append(b, sign)
+	b = appendDigits(b, off/3600, 2)
+	b = append(b, ':')
+	return appendDigits(b, off/60%60, 2)
+}
+
+// appendDigits writes v (0 <= v) zero-padded to width digits; years past
+// 9999 or before 0 do not occur in accounting data and are clamped.
+func appendDigits(b []byte, v, width int) []byte {
+	if v < 0 {
+		v = 0
+	}
+	var d [9]byte
+	for i := width - 1; i >= 0; i-- {
+		d[i] = byte('0' + v%10)
+		v /= 10
+	}
+	return append(b, d[:width]...)
+}
 
 // DB is an open roamsettle database.
 type DB struct {

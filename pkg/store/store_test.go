@@ -141,3 +141,26 @@ func TestSendersAndGaps(t *testing.T) {
 		t.Errorf("PrevSequence(7) = %d", p)
 	}
 }
+
+func TestTimeFormats(t *testing.T) {
+	syd, err := time.LoadLocation("Australia/Sydney")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ny, _ := time.LoadLocation("America/New_York")
+	kat, _ := time.LoadLocation("Asia/Kathmandu")
+	for _, tm := range []time.Time{
+		time.Date(2026, 6, 30, 18, 43, 35, 0, time.UTC),
+		time.Date(1999, 12, 31, 23, 59, 59, 999999999, time.UTC),
+		time.Date(2026, 1, 2, 3, 4, 5, 6000, time.FixedZone("x", -3*3600-1800)),
+	} {
+		if got, want := FormatTime(tm), tm.UTC().Format(TimeLayout); got != want {
+			t.Errorf("FormatTime %s, want %s", got, want)
+		}
+		for _, loc := range []*time.Location{syd, ny, kat, time.UTC} {
+			if got, want := FormatLocal(tm, loc), tm.In(loc).Format(LocalLayout); got != want {
+				t.Errorf("FormatLocal %s, want %s", got, want)
+			}
+		}
+	}
+}
