@@ -165,7 +165,10 @@ func (p *pusher) build(ctx context.Context) (string, int, error) {
 		return "", 0, fmt.Errorf("start batch: %w", err)
 	}
 	defer w.Abort()
-	up := p.startStream(ctx, batch.Name(sender, seq)+batch.DataExt)
+	up, err := p.startStream(ctx, batch.Name(sender, seq)+batch.DataExt)
+	if err != nil {
+		return "", 0, fmt.Errorf("push batch %s: %w (nothing moved in the spool)", batch.Name(sender, seq), err)
+	}
 	defer up.abort()
 	if up != nil {
 		w.Tee(up)
@@ -452,31 +455,36 @@ type upload struct {
 	closed bool
 }
 
-// startStream dials when needed and starts streaming name, or returns nil
-// (no streaming destination, or no connection now: delivery will retry).
-func (p *pusher) startStream(ctx context.Context, name string) *upload {
+// startStream dials when needed and starts streaming name. It returns nil
+// when the destination takes no stream or cannot be reached now (delivery
+// retries), and an error only for a fault no retry mends (host key, login),
+// so such a push fails before it bundles anything.
+func (p *pusher) startStream(ctx context.Context, name string) (*upload, error) {
 	if p.tr == nil {
 		tr, err := p.opt.Dial(ctx)
 		if err != nil {
-			p.run.Log.Debug("no connection while bundling; delivering afterwards", "err", err)
-			return nil
+			if !Transient(err) {
+				return nil, err
+			}
+			p.run.Log.Info("no connection while bundling; delivering afterwards", "err", err)
+			return nil, nil
 		}
 		p.tr = tr
 	}
 	st, ok := p.tr.(streamer)
 	if !ok {
-		return nil
+		return nil, nil
 	}
 	sctx, cancel := context.WithCancel(ctx)
 	wc, err := st.Stream(sctx, name, p.progress(nil))
 	if err != nil {
 		cancel()
 		p.run.Log.Warn("cannot start uploading while bundling; delivering afterwards", "err", err)
-		return nil
+		return nil, nil
 	}
 	u := &upload{p: p, name: name, wc: wc, cancel: cancel}
 	u.buf = bufio.NewWriterSize(writerFunc(u.send), 1<<20)
-	return u
+	return u, nil
 }
 
 func (u *upload) Write(b []byte) (int, error) {

@@ -162,6 +162,10 @@ func TestPushRefused(t *testing.T) {
 			if n := names(t, inbound); len(n) != 0 {
 				t.Errorf("destination got %v", n)
 			}
+			// Refused before bundling: no batch, no number used.
+			if n := names(t, filepath.Join(edge.Spool, push.OutgoingDir)); len(n) != 0 {
+				t.Errorf("outgoing/ holds %v", n)
+			}
 		})
 	}
 }
