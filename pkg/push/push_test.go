@@ -580,3 +580,123 @@ func TestTransient(t *testing.T) {
 		}
 	}
 }
+
+// failAt is a destination whose n-th call (Stat or Put) fails.
+type failAt struct {
+	push.Transport
+	n, calls int
+}
+
+func (f *failAt) fail() error {
+	f.calls++
+	if f.calls == f.n {
+		return fmt.Errorf("injected fault at call %d: %w", f.n, os.ErrPermission)
+	}
+	return nil
+}
+
+func (f *failAt) Stat(ctx context.Context, name string) (fs.FileInfo, error) {
+	if err := f.fail(); err != nil {
+		return nil, err
+	}
+	return f.Transport.Stat(ctx, name)
+}
+
+func (f *failAt) Put(ctx context.Context, local, name string, progress func(int64)) error {
+	if err := f.fail(); err != nil {
+		return err
+	}
+	return f.Transport.Put(ctx, local, name, progress)
+}
+
+// TestPushFaultAtEveryStep: a fault at any step of a delivery leaves ready/
+// whole; the next run delivers the same bytes once, and every record ends
+// in sent/.
+func TestPushFaultAtEveryStep(t *testing.T) {
+	// A delivery is: stat tar, put tar, stat manifest, put manifest, stat
+	// tar, stat manifest (the confirmation).
+	for n := 1; n <= 6; n++ {
+		t.Run(fmt.Sprint("call ", n), func(t *testing.T) {
+			edge, outbox := localEdge(t)
+			recs := writeReady(t, edge.Spool, 30, 0)
+			opt := fastOptions()
+			opt.Dial = func(context.Context) (push.Transport, error) {
+				d, err := local.Open(outbox)
+				return &failAt{Transport: d, n: n}, err
+			}
+			if _, _, err := pushNow(t, edge, opt); err == nil || !strings.Contains(err.Error(), "injected fault") {
+				t.Fatalf("got %v", err)
+			}
+			if r, sent, _ := countRecords(t, edge.Spool); r != recs || sent != 0 {
+				t.Fatalf("after the fault: ready %d sent %d, want %d, 0", r, sent, recs)
+			}
+			// Never a manifest without its whole tar.
+			if _, err := os.Stat(filepath.Join(outbox, "ISPB-0000000001.manifest")); err == nil {
+				if _, err := batch.Read(filepath.Join(outbox, "ISPB-0000000001.manifest"), nil); err != nil {
+					t.Fatalf("a manifest in place with a bad batch: %v", err)
+				}
+			}
+			first, err := os.ReadFile(filepath.Join(edge.Spool, push.OutgoingDir, "ISPB-0000000001.tar"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, _, err := pushNow(t, edge, fastOptions()); err != nil {
+				t.Fatal(err)
+			}
+			checkCentral(t, outbox, "ISPB-0000000001")
+			if got, _ := os.ReadFile(filepath.Join(outbox, "ISPB-0000000001.tar")); !bytes.Equal(got, first) {
+				t.Fatal("the delivered tar differs from the batch built first")
+			}
+			if r, sent, _ := countRecords(t, edge.Spool); r != 0 || sent != recs {
+				t.Fatalf("ready %d sent %d, want 0, %d", r, sent, recs)
+			}
+		})
+	}
+}
+
+// TestPushResumesInterruptedSettle: a crash while moving a delivered
+// batch's files to sent/ is finished by the next run; a newer session that
+// reused a moved file's name stays in ready/ for the next batch.
+func TestPushResumesInterruptedSettle(t *testing.T) {
+	edge, outbox := localEdge(t)
+	recs := writeReady(t, edge.Spool, 10, 0)
+	opt := fastOptions()
+	opt.Dial = func(context.Context) (push.Transport, error) {
+		d, err := local.Open(outbox)
+		return &lostConfirm{Transport: d}, err
+	}
+	if _, _, err := pushNow(t, edge, opt); err == nil {
+		t.Fatal("no error")
+	}
+	// What the crash left: half the files moved.
+	l := spool.Layout{Root: edge.Spool}
+	sent := filepath.Join(l.Sent(), "ISPB-0000000001")
+	os.MkdirAll(sent, 0o755)
+	moved := names(t, l.Ready())[:5]
+	for _, n := range moved {
+		if err := os.Rename(filepath.Join(l.Ready(), n), filepath.Join(sent, n)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A late record re-created one of the moved names in ready/.
+	late := sessionRecords(0, time.Date(2026, 6, 30, 18, 0, 0, 0, time.UTC))
+	late[1].SessionTime += 10
+	if err := spool.Append(filepath.Join(l.Ready(), moved[0]), late[1:], false); err != nil {
+		t.Fatal(err)
+	}
+	recs++
+
+	if _, _, err := pushNow(t, edge, fastOptions()); err != nil {
+		t.Fatal(err)
+	}
+	checkCentral(t, outbox, "ISPB-0000000001", "ISPB-0000000002")
+	if n := len(names(t, sent)); n != 11 {
+		t.Fatalf("sent/ISPB-0000000001 holds %d files, want 10 and the manifest", n)
+	}
+	if got := names(t, filepath.Join(l.Sent(), "ISPB-0000000002")); strings.Join(got, " ") != "ISPB-0000000002.manifest "+moved[0] {
+		t.Fatalf("second batch holds %v, want the late file only", got)
+	}
+	if r, s, _ := countRecords(t, edge.Spool); r != 0 || s != recs {
+		t.Fatalf("ready %d sent %d, want 0, %d", r, s, recs)
+	}
+}
