@@ -74,17 +74,22 @@ for i in range(n):
 sys.stdout.write('\n'.join(out))
 EOF
 
-# drive PORT: runs radclient, prints "acknowledged seconds".
+# drive PORT: runs radclient, prints "acknowledged seconds radclient-cpu".
 drive() {
-	local start end out acked
+	local start end out acked rcpu
 	start=$(date +%s.%N)
-	out=$(radclient -s -q -p "$PARALLEL" -t 5 -r 1 -f "$WORK/load.txt" "127.0.0.1:$1" acct "$SECRET" 2>&1 || true)
+	out=$(bash -c 'TIMEFORMAT="radclient-cpu %U %S"; time radclient "$@"' radclient \
+		-s -q -p "$PARALLEL" -t 5 -r 1 -f "$WORK/load.txt" "127.0.0.1:$1" acct "$SECRET" 2>&1 || true)
 	end=$(date +%s.%N)
 	acked=$(printf '%s\n' "$out" | awk '/Accepted/ {print $3}')
-	echo "${acked:-0} $(echo "$end - $start" | bc -l)"
+	rcpu=$(printf '%s\n' "$out" | awk '/^radclient-cpu/ {printf "%.2f", $2 + $3}')
+	echo "${acked:-0} $(echo "$end - $start" | bc -l) ${rcpu:-?}"
 }
 
 rate() { echo "$1 / $2" | bc -l | xargs printf '%.0f'; }
+
+# cpu PID: CPU seconds (user + system) the process has used so far.
+cpu() { awk -v t="$(getconf CLK_TCK)" '{printf "%.2f", ($14 + $15) / t}' "/proc/$1/stat"; }
 
 # --- FreeRADIUS: a throwaway copy of the Debian configuration ---
 setup_freeradius() { # dir port
@@ -136,11 +141,13 @@ run_freeradius() {
 	pid=$!
 	PIDS+=("$pid")
 	wait_bound "$port"
-	read -r acked secs < <(drive "$port")
+	read -r acked secs rcpu < <(drive "$port")
+	local used
+	used=$(cpu "$pid")
 	kill "$pid"; wait "$pid" 2>/dev/null || true
 	local written
 	written=$(grep -c 'Acct-Status-Type' "$d/radacct/detail" || true)
-	echo "freeradius   round $1: acknowledged $acked in ${secs}s = $(rate "$acked" "$secs") req/s (detail records $written, not fsynced)" >&2
+	echo "freeradius   round $1: acknowledged $acked in ${secs}s = $(rate "$acked" "$secs") req/s (detail records $written, not fsynced; CPU server ${used}s, radclient ${rcpu}s)" >&2
 	rate "$acked" "$secs"
 	rm -rf "$d"
 }
@@ -163,11 +170,13 @@ EOF
 	pid=$!
 	PIDS+=("$pid")
 	wait_bound "$port"
-	read -r acked secs < <(drive "$port")
+	read -r acked secs rcpu < <(drive "$port")
+	local used
+	used=$(cpu "$pid")
 	kill -TERM "$pid"; wait "$pid" || { echo "roamcollect exited $?" >&2; cat "$d/log" >&2; }
 	local written
 	written=$(cat "$d"/spool/open/*.sess "$d"/spool/ready/*.sess 2>/dev/null | grep -c '^status_type=' || true)
-	echo "roamcollect  round $1: acknowledged $acked in ${secs}s = $(rate "$acked" "$secs") req/s (spool records $written, fsynced before each answer)" >&2
+	echo "roamcollect  round $1: acknowledged $acked in ${secs}s = $(rate "$acked" "$secs") req/s (spool records $written, durable before each answer; CPU server ${used}s, radclient ${rcpu}s)" >&2
 	rate "$acked" "$secs"
 	rm -rf "$d"
 }

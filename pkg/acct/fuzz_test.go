@@ -1,7 +1,6 @@
 package acct
 
 import (
-	"log/slog"
 	"net/netip"
 	"testing"
 	"time"
@@ -42,7 +41,7 @@ func FuzzHandlePacket(f *testing.F) {
 
 	edge := testEdge(f)
 	out := &recorder{}
-	s := newServer(edge, slog.New(slog.DiscardHandler), out)
+	s := newServer(edge, discardLog(), out)
 	st, err := openStore(s.layout)
 	if err != nil {
 		f.Fatal(err)
@@ -61,7 +60,9 @@ func FuzzHandlePacket(f *testing.F) {
 		now = now.Add(time.Hour) // past the retransmission window: every input is new
 		r := s.receive(b, src, now)
 		if r != nil {
-			s.commit([]*request{r})
+			if a := s.commit([]*request{r}); a != nil {
+				s.send(a)
+			}
 		}
 		valid := known && len(b) >= 20 && radius.Code(b[0]) == radius.CodeAccountingRequest &&
 			int(b[2])<<8|int(b[3]) <= len(b) && int(b[2])<<8|int(b[3]) >= 20 &&

@@ -162,10 +162,20 @@ func listen(edge *config.Edge, log *slog.Logger) (*server, error) {
 func (s *server) serve(ctx context.Context) error {
 	defer s.conn.Close()
 	queue := make(chan *request, queueLen)
-	written := make(chan struct{})
+	// The sender answers a durable group while the writer already
+	// commits the next one.
+	out := make(chan *replies, 4)
+	written, sent := make(chan struct{}), make(chan struct{})
 	go func() {
 		defer close(written)
-		s.writeLoop(queue)
+		defer close(out)
+		s.writeLoop(queue, out)
+	}()
+	go func() {
+		defer close(sent)
+		for a := range out {
+			s.send(a)
+		}
 	}()
 	// Unblock the read at shutdown; the socket stays open for the answers
 	// of the requests still being written.
@@ -174,6 +184,7 @@ func (s *server) serve(ctx context.Context) error {
 	readErr := s.readLoop(ctx, s.conn, queue)
 	close(queue)
 	<-written
+	<-sent
 	if readErr == nil {
 		s.log.Info("stopped: every accepted request is written and answered")
 	}
@@ -294,12 +305,11 @@ func (s *server) answer(resp []byte, to netip.AddrPort) {
 
 // writeLoop is the writer: it takes every request waiting, commits them
 // as one group, and sweeps stale sessions between groups.
-func (s *server) writeLoop(queue <-chan *request) {
+func (s *server) writeLoop(queue <-chan *request, out chan<- *replies) {
 	tick := time.NewTicker(s.edge.SweepEvery)
 	defer tick.Stop()
 	cp := time.NewTicker(checkpointEvery)
 	defer cp.Stop()
-	group := make([]*request, 0, maxGroup)
 	for {
 		select {
 		case r, ok := <-queue:
@@ -307,7 +317,7 @@ func (s *server) writeLoop(queue <-chan *request) {
 				s.closeStore()
 				return
 			}
-			group = append(group[:0], r)
+			group := append(make([]*request, 0, len(queue)+1), r)
 		more:
 			for len(group) < maxGroup {
 				select {
@@ -320,8 +330,9 @@ func (s *server) writeLoop(queue <-chan *request) {
 					break more
 				}
 			}
-			s.commit(group)
-			clear(group)
+			if a := s.commit(group); a != nil {
+				out <- a
+			}
 		case now := <-tick.C:
 			s.sweep(now)
 		case <-cp.C:
@@ -357,7 +368,7 @@ func (s *server) closeStore() {
 // commit makes a group durable with one Store.Add, then answers it. After
 // a failed write nothing of the group is answered (the NASes retransmit)
 // and the Store is reopened from disk, as its contract asks.
-func (s *server) commit(group []*request) {
+func (s *server) commit(group []*request) *replies {
 	keys := make([]packetKey, len(group))
 	recs := make([]spool.Record, len(group))
 	for i, r := range group {
@@ -371,12 +382,23 @@ func (s *server) commit(group []*request) {
 			s.log.Error("spool write failed; the group is not answered and the NAS will retransmit",
 				"records", len(group), "err", err, "suppressed_since_last", n)
 		}
-		return
+		return nil
 	}
 	s.n.written.Add(int64(len(group)))
 	s.seen.settle(keys, true, extra)
-	for i, r := range group {
-		for range 1 + extra[i] {
+	return &replies{group: group, extra: extra}
+}
+
+// replies are the Accounting-Responses of a durable group: one per
+// request plus one per copy that arrived while it was being written.
+type replies struct {
+	group []*request
+	extra []int
+}
+
+func (s *server) send(a *replies) {
+	for i, r := range a.group {
+		for range 1 + a.extra[i] {
 			s.answer(r.resp, r.to)
 		}
 	}

@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -39,21 +40,27 @@ func startServer(t *testing.T, edge *config.Edge) (*server, netip.AddrPort, func
 	if err != nil {
 		t.Fatal(err)
 	}
+	stop := serveInBackground(s)
+	t.Cleanup(func() { stop() })
+	return s, s.conn.LocalAddr().(*net.UDPAddr).AddrPort(), stop
+}
+
+func discardLog() *slog.Logger { return slog.New(slog.DiscardHandler) }
+
+// serveInBackground runs s; stop ends it like SIGTERM and returns its error.
+func serveInBackground(s *server) func() error {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- s.serve(ctx) }()
-	stopped := false
+	var once sync.Once
 	var serr error
-	stop := func() error {
-		if !stopped {
-			stopped = true
+	return func() error {
+		once.Do(func() {
 			cancel()
 			serr = <-done
-		}
+		})
 		return serr
 	}
-	t.Cleanup(func() { stop() })
-	return s, s.conn.LocalAddr().(*net.UDPAddr).AddrPort(), stop
 }
 
 // client is a NAS socket on a loopback address.
