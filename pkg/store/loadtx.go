@@ -16,9 +16,9 @@ import (
 // to make the hand-over cheap, small enough to keep memory flat.
 const chunkRows = 512
 
-// rowsPerInsert rows go into one INSERT statement: fewer statement steps
-// per row, and a statement still well below SQLite's parameter limit.
-const rowsPerInsert = 16
+// Rows are inserted one per INSERT on purpose: a multi-row INSERT may fail
+// half-way, so SQLite keeps a statement journal for it, a copy of every
+// page it touches; that costs more than the statement steps it saves.
 
 type chunk struct {
 	recs    []pending
@@ -132,18 +132,13 @@ func (d *DB) BeginBatch(ctx context.Context, info BatchInfo) (*BatchTx, error) {
 	if err := ins.exec(); err != nil {
 		return fail(err)
 	}
-	insRaw, err := c.prepare(insertSQL("raw", RawColumns, 1))
+	insRaw, err := c.prepare(insertSQL("raw", RawColumns))
 	if err != nil {
 		return fail(err)
 	}
 	stmts = append(stmts, insRaw)
-	insRawN, err := c.prepare(insertSQL("raw", RawColumns, rowsPerInsert))
-	if err != nil {
-		return fail(err)
-	}
-	stmts = append(stmts, insRawN)
 	insMember, err := c.prepare(insertSQL("members",
-		[]string{"member_id", "batch_id", "position", "name", "sha256", "size", "records"}, 1))
+		[]string{"member_id", "batch_id", "position", "name", "sha256", "size", "records"}))
 	if err != nil {
 		return fail(err)
 	}
@@ -154,23 +149,21 @@ func (d *DB) BeginBatch(ctx context.Context, info BatchInfo) (*BatchTx, error) {
 	}
 	t.cur = <-t.free
 	t.wg.Add(1)
-	go t.writer(insRaw, insRawN, insMember)
+	go t.writer(insRaw, insMember)
 	return t, nil
 }
 
-func insertSQL(table string, cols []string, rows int) string {
-	one := "(" + strings.TrimSuffix(strings.Repeat("?, ", len(cols)), ", ") + ")"
-	return "INSERT INTO " + table + " (" + strings.Join(cols, ", ") + ") VALUES " +
-		strings.TrimSuffix(strings.Repeat(one+", ", rows), ", ")
+func insertSQL(table string, cols []string) string {
+	return "INSERT INTO " + table + " (" + strings.Join(cols, ", ") + ") VALUES (" +
+		strings.TrimSuffix(strings.Repeat("?, ", len(cols)), ", ") + ")"
 }
 
 // writer inserts chunks until the work channel closes. After an error it
 // keeps draining so the producer never blocks; the error is reported by
 // the next Add and by Commit.
-func (t *BatchTx) writer(insRaw, insRawN, insMember *rawStmt) {
+func (t *BatchTx) writer(insRaw, insMember *rawStmt) {
 	defer t.wg.Done()
 	defer insRaw.close()
-	defer insRawN.close()
 	defer insMember.close()
 	var err error
 	for c := range t.work {
@@ -199,24 +192,9 @@ func (t *BatchTx) writer(insRaw, insRawN, insMember *rawStmt) {
 			}
 			r.EntryID, r.BatchID, r.MemberID, r.Line = p.entry, t.batchID, p.member, p.line
 		}
-		rows := c.rows
-		for err == nil && len(rows) >= rowsPerInsert {
-			n := 0
-			for i := 0; i < rowsPerInsert; i++ {
-				n += rows[i].textLen()
-			}
-			insRawN.reserve(n)
-			for i := 0; err == nil && i < rowsPerInsert; i++ {
-				err = rows[i].bind(insRawN, i*len(RawColumns))
-			}
-			if err == nil {
-				err = insRawN.exec()
-			}
-			rows = rows[rowsPerInsert:]
-		}
-		for i := 0; err == nil && i < len(rows); i++ {
-			insRaw.reserve(rows[i].textLen())
-			if err = rows[i].bind(insRaw, 0); err == nil {
+		for i := 0; err == nil && i < len(c.rows); i++ {
+			insRaw.reserve(c.rows[i].textLen())
+			if err = c.rows[i].bind(insRaw, 0); err == nil {
 				err = insRaw.exec()
 			}
 		}
