@@ -242,11 +242,12 @@ func prepare(dir string, names []string) iter.Seq[prepared] {
 		for i := 0; i < workers; i++ {
 			go func() {
 				buf := make([]byte, 64<<10)
+				var pp batch.Preparer
 				for j := range jobs {
 					content, err := readSmall(j.path, buf)
 					r := prepared{path: j.path, err: err}
 					if err == nil {
-						r.p, r.err = batch.Prepare(j.path, content)
+						r.p, r.err = pp.Prepare(j.path, content)
 					}
 					j.out <- r
 				}
