@@ -35,9 +35,9 @@ const (
 	// readBuffer absorbs bursts while a group is being made durable.
 	readBuffer = 4 << 20
 	logEvery   = time.Minute
-	// checkpointEvery is how often the session files are synced and the
-	// closed sessions moved to ready/ (acknowledgements ride on the
-	// journal and never wait for it, except while it runs).
+	// checkpointEvery is how often the journaled records are written to
+	// their session files, synced, and closed sessions moved to ready/;
+	// it runs in the background, answers ride on the journal.
 	checkpointEvery = time.Second
 )
 
@@ -47,6 +47,7 @@ type counters struct {
 	unknownClient, badAuth, notAccounting        atomic.Int64
 	malformed, writeFailed, answerFailed         atomic.Int64
 	sessionsClosed, sessionsSwept, spoolReopened atomic.Int64
+	checkpointFailed                             atomic.Int64
 }
 
 func (c *counters) report(run *app.Run) {
@@ -67,6 +68,7 @@ func (c *counters) report(run *app.Run) {
 		{"sessions_closed", &c.sessionsClosed},
 		{"sessions_swept", &c.sessionsSwept},
 		{"spool_reopened", &c.spoolReopened},
+		{"checkpoint_errors", &c.checkpointFailed},
 	} {
 		run.Add(x.name, x.v.Load())
 	}
@@ -348,6 +350,7 @@ func (s *server) checkpoint() {
 	}
 	if err := s.st.Checkpoint(); err != nil {
 		s.st = nil // reopening recovers from the journal
+		s.n.checkpointFailed.Add(1)
 		if n, ok := s.errs.allow("checkpoint", time.Now()); ok {
 			s.log.Error("spool checkpoint failed; the spool will be reopened", "err", err, "suppressed_since_last", n)
 		}
