@@ -66,10 +66,13 @@ run "$bin/roamload"
 run "$bin/roamload" status
 
 if command -v sqlite3 >/dev/null 2>&1; then
-	step "the raw store, by status type"
+	step "the raw store (docs/schema.md), by status type, and one row traced to its batch, file and line"
 	sqlite3 -header -column data/central/roam.db \
-		"SELECT acct_status_type, count(*) AS records FROM raw_records GROUP BY 1 ORDER BY 1;" 2>/dev/null ||
-		echo "   (see docs/schema.md for the tables)"
+		"SELECT status_type, count(*) AS records FROM raw GROUP BY 1 ORDER BY 1;"
+	sqlite3 -header -column data/central/roam.db \
+		"SELECT r.entry_id, r.user_name_sent, r.status_type, b.sender, b.sequence, m.name AS file, r.line
+		   FROM raw r JOIN batches b ON b.batch_id = r.batch_id JOIN members m ON m.member_id = r.member_id
+		  WHERE r.status_type = 'Stop' ORDER BY r.entry_id LIMIT 1;"
 fi
 
 step "done: everything is under $work"
