@@ -123,7 +123,9 @@ func (d *DB) BeginBatch(ctx context.Context, info BatchInfo) (*BatchTx, error) {
 	defer ins.close()
 	vals := []any{t.batchID, m.Sender, int64(m.Sequence), info.ManifestFile, info.ManifestSHA256, m.DataFile, m.DataSize, m.DataSHA256,
 		m.Totals.Files, m.Totals.Records, m.Totals.SessionTime, first, last, FormatTime(m.Created), FormatTime(time.Now()), fe, le}
-	ins.reserve(1024 + len(m.Sender) + len(info.ManifestFile) + len(m.DataFile))
+	if err := ins.reserve(1024 + len(m.Sender) + len(info.ManifestFile) + len(m.DataFile)); err != nil {
+		return fail(err)
+	}
 	for i, v := range vals {
 		if err := ins.bindAny(i+1, v); err != nil {
 			return fail(err)
@@ -172,7 +174,7 @@ func (t *BatchTx) writer(insRaw, insMember *rawStmt) {
 				break
 			}
 			mb := &c.members[i]
-			insMember.reserve(len(mb.Name) + len(mb.SHA256))
+			err = insMember.reserve(len(mb.Name) + len(mb.SHA256))
 			for j, v := range []any{t.memberBase + int64(mb.Index), t.batchID, int64(mb.Index), mb.Name, mb.SHA256, mb.Size, mb.Records} {
 				if err == nil {
 					err = insMember.bindAny(j+1, v)
@@ -193,8 +195,10 @@ func (t *BatchTx) writer(insRaw, insMember *rawStmt) {
 			r.EntryID, r.BatchID, r.MemberID, r.Line = p.entry, t.batchID, p.member, p.line
 		}
 		for i := 0; err == nil && i < len(c.rows); i++ {
-			insRaw.reserve(c.rows[i].textLen())
-			if err = c.rows[i].bind(insRaw, 0); err == nil {
+			if err = insRaw.reserve(c.rows[i].textLen()); err == nil {
+				err = c.rows[i].bind(insRaw, 0)
+			}
+			if err == nil {
 				err = insRaw.exec()
 			}
 		}

@@ -5,6 +5,7 @@ import (
 	"unsafe"
 
 	"modernc.org/libc"
+	"modernc.org/libc/sys/types"
 	sqlite3 "modernc.org/sqlite/lib"
 )
 
@@ -74,13 +75,16 @@ func (c *rawConn) exec(sql string) error {
 	return nil
 }
 
-// rawStmt is a prepared statement whose text values live in buf until the
-// next exec.
+// rawStmt is a prepared statement whose text values live in buf, C memory
+// (SQLite reads it in place, and Go's checkptr rightly refuses C code
+// reading Go memory), until the next exec.
 type rawStmt struct {
-	c   *rawConn
-	p   uintptr
-	sql string
-	buf []byte
+	c      *rawConn
+	p      uintptr
+	sql    string
+	buf    uintptr
+	bufLen int
+	bufCap int
 }
 
 func (c *rawConn) prepare(sql string) (*rawStmt, error) {
@@ -102,16 +106,31 @@ func (s *rawStmt) close() {
 		sqlite3.Xsqlite3_finalize(s.c.tls, s.p)
 		s.p = 0
 	}
+	if s.buf != 0 {
+		libc.Xfree(s.c.tls, s.buf)
+		s.buf, s.bufCap = 0, 0
+	}
 }
 
-// reserve makes room for n more bytes of text. It must be called with the
+// reserve makes room for n bytes of text. It must be called with the
 // total of an exec's texts before the first bindText: growing the buffer
 // would move texts already bound.
-func (s *rawStmt) reserve(n int) {
-	if cap(s.buf) < n+1 {
-		s.buf = make([]byte, 0, 2*n+1)
+func (s *rawStmt) reserve(n int) error {
+	s.bufLen = 0
+	if n <= s.bufCap {
+		return nil
 	}
-	s.buf = s.buf[:0]
+	if s.buf != 0 {
+		libc.Xfree(s.c.tls, s.buf)
+		s.buf, s.bufCap = 0, 0
+	}
+	size := max(2*n, 4096)
+	p := libc.Xmalloc(s.c.tls, types.Size_t(size))
+	if p == 0 {
+		return fmt.Errorf("bind: out of memory for %d bytes", size)
+	}
+	s.buf, s.bufCap = p, size
+	return nil
 }
 
 func (s *rawStmt) bindInt64(i int, v int64) error {
@@ -126,12 +145,12 @@ func (s *rawStmt) bindText(i int, v string) error {
 	if v == "" {
 		return s.bindNull(i)
 	}
-	off := len(s.buf)
-	if off+len(v) > cap(s.buf) {
-		return fmt.Errorf("bind: text buffer too small (reserve missed %d bytes)", off+len(v)-cap(s.buf))
+	if s.bufLen+len(v) > s.bufCap {
+		return fmt.Errorf("bind: text buffer too small (reserve missed %d bytes)", s.bufLen+len(v)-s.bufCap)
 	}
-	s.buf = append(s.buf, v...)
-	p := uintptr(unsafe.Pointer(&s.buf[off]))
+	p := s.buf + uintptr(s.bufLen)
+	copy(unsafe.Slice((*byte)(cmem(p)), len(v)), v)
+	s.bufLen += len(v)
 	if rc := sqlite3.Xsqlite3_bind_text(s.c.tls, s.p, int32(i), p, int32(len(v)), 0); rc != sqlite3.SQLITE_OK {
 		return s.c.err(rc, "bind")
 	}
@@ -166,7 +185,7 @@ func (s *rawStmt) bindAny(i int, v any) error {
 func (s *rawStmt) exec() error {
 	rc := sqlite3.Xsqlite3_step(s.c.tls, s.p)
 	sqlite3.Xsqlite3_reset(s.c.tls, s.p)
-	s.buf = s.buf[:0]
+	s.bufLen = 0
 	if rc != sqlite3.SQLITE_DONE {
 		return s.c.err(rc, s.sql)
 	}
