@@ -46,7 +46,7 @@ tv() { awk -F': ' -v k="$1" 'index($0, k) {print $2}' "$2" | tail -1; }
 # elapsed "m:ss.ss" or "h:mm:ss" to seconds
 secs() { awk -F: '{ if (NF==3) print $1*3600+$2*60+$3; else print $1*60+$2 }'; }
 
-echo "# roamload vs sqlite3 .import; $(nproc) cores; load average: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "# roamload vs sqlite3 .import; $(nproc) cores; load average: $(cut -d' ' -f1-3 /proc/loadavg)$( [ -r /proc/pressure/io ] && echo "; io pressure: $(head -1 /proc/pressure/io)")"
 echo "# sqlite3 $(sqlite3 --version | cut -d' ' -f1); runs per size: $RUNS (median shown)"
 printf "%-9s %-10s %12s %12s %7s %14s\n" records tool "records/s" seconds ratio "peak RSS (MB)"
 for n in $SIZES; do
