@@ -11,8 +11,10 @@
 #   - imports the CSV with the sqlite3 shell (.import, one transaction) into
 #     a fresh database holding a table of the same shape (the raw table's
 #     own DDL, taken from roamload's database), WAL and synchronous=FULL too.
-# It prints the median records/s of both, their ratio, and roamload's
-# median peak RSS (/usr/bin/time -v). Nothing here is a pass/fail test.
+# It prints the median records/s of both, the median of the per-run ratios
+# (each run times both back to back, so a busy machine skews both alike),
+# and roamload's median peak RSS (/usr/bin/time -v). Nothing here is a
+# pass/fail test.
 #
 #   bench/load.sh                  # 100k and 1M, 3 runs each
 #   SIZES="100000" RUNS=5 bench/load.sh
@@ -53,7 +55,7 @@ for n in $SIZES; do
 	src="$WORK/src-$n"
 	mkdir -p "$src"
 	"$WORK/bin/genbatch" -records "$n" -out "$src" -csv "$WORK/raw-$n.csv" 2>"$WORK/genbatch-$n.log"
-	rl_rate=(); sh_rate=(); rl_sec=(); sh_sec=(); rl_rss=()
+	rl_rate=(); sh_rate=(); rl_sec=(); sh_sec=(); rl_rss=(); ratio=()
 	for r in $(seq "$RUNS"); do
 		# roamload: a fresh central folder, the batch hard-linked into inbound/
 		c="$WORK/central"
@@ -81,12 +83,13 @@ for n in $SIZES; do
 		s=$(tv "Elapsed (wall clock)" "$WORK/sh.log" | secs)
 		sh_sec+=("$s"); sh_rate+=("$(awk -v n="$n" -v s="$s" 'BEGIN {printf "%d", n/s}')")
 		rm -f "$WORK/shell.db"*
-		echo "# run $r, $n records: roamload ${rl_sec[-1]} s (${rl_rss[-1]} MB), sqlite3 .import ${sh_sec[-1]} s" >&2
+		ratio+=("$(awk -v a="${sh_sec[-1]}" -v b="${rl_sec[-1]}" 'BEGIN {printf "%.2f", a/b}')")
+		echo "# run $r, $n records: roamload ${rl_sec[-1]} s (${rl_rss[-1]} MB), sqlite3 .import ${sh_sec[-1]} s, ratio ${ratio[-1]}" >&2
 	done
 	rl=$(printf '%s\n' "${rl_rate[@]}" | median)
 	sh=$(printf '%s\n' "${sh_rate[@]}" | median)
 	printf "%-9s %-10s %12s %12s %7s %14s\n" "$n" roamload "$rl" "$(printf '%s\n' "${rl_sec[@]}" | median)" \
-		"$(awk -v a="$rl" -v b="$sh" 'BEGIN {printf "%.2fx", a/b}')" "$(printf '%s\n' "${rl_rss[@]}" | median)"
+		"$(printf '%s\n' "${ratio[@]}" | median)x" "$(printf '%s\n' "${rl_rss[@]}" | median)"
 	printf "%-9s %-10s %12s %12s %7s %14s\n" "$n" "sqlite3" "$sh" "$(printf '%s\n' "${sh_sec[@]}" | median)" "" ""
 	rm -rf "$src" "$WORK/raw-$n.csv"
 done
