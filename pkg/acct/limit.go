@@ -1,11 +1,15 @@
 package acct
 
-import "time"
+import (
+	"sync"
+	"time"
+)
 
 // limiter lets one log line per key through per interval and counts the
-// ones it held back, so a flood of bad packets cannot flood the log.
-// Not safe for concurrent use: each goroutine has its own.
+// ones it held back, so a flood of bad packets cannot flood the log. The
+// reader, the writer and the sender share them (only on unhappy paths).
 type limiter struct {
+	mu    sync.Mutex
 	every time.Duration
 	m     map[string]*limitState
 }
@@ -25,6 +29,8 @@ func newLimiter(every time.Duration) *limiter {
 // allow says whether to log for key now, and how many lines were held
 // back since the last one.
 func (l *limiter) allow(key string, now time.Time) (int, bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
 	st := l.m[key]
 	if st != nil && now.Sub(st.last) < l.every {
 		st.suppressed++

@@ -98,8 +98,8 @@ type server struct {
 	out     sender
 	conn    *net.UDPConn // nil in tests of the packet path
 	seen    *dedup
-	drops   *limiter // reader only
-	errs    *limiter // writer only
+	drops   *limiter // log lines about dropped packets, per source
+	errs    *limiter // log lines about failed writes and sends
 	n       counters
 	st      *spool.Store // nil after a failed reopen; writer only
 }
@@ -262,7 +262,8 @@ func (s *server) receive(b []byte, src netip.AddrPort, now time.Time) *request {
 		s.drop(&s.n.malformed, addr, now, "malformed: "+err.Error(), "nas", nas.Name)
 		return nil
 	}
-	rec, err := toRecord(p, origin{NAS: nas.Name, Source: src.String(), TimeZone: s.edge.Timezone,
+	from := netip.AddrPortFrom(addr, src.Port()) // IPv4 as IPv4 on a dual-stack socket
+	rec, err := toRecord(p, origin{NAS: nas.Name, Source: from.String(), TimeZone: s.edge.Timezone,
 		Local: s.local, Received: now})
 	if err != nil {
 		s.drop(&s.n.malformed, addr, now, err.Error(), "nas", nas.Name)
@@ -273,7 +274,7 @@ func (s *server) receive(b []byte, src netip.AddrPort, now time.Time) *request {
 		s.drop(&s.n.malformed, addr, now, "cannot encode the response: "+err.Error(), "nas", nas.Name)
 		return nil
 	}
-	key := packetKey{src: netip.AddrPortFrom(addr, src.Port()), id: p.Identifier, auth: p.Authenticator}
+	key := packetKey{src: from, id: p.Identifier, auth: p.Authenticator}
 	switch s.seen.claim(key, now) {
 	case claimDurable:
 		s.n.retransmissions.Add(1)

@@ -288,3 +288,17 @@ func TestSessionsClose(t *testing.T) {
 		t.Fatalf("sessions closed %d, want 2", s.n.sessionsClosed.Load())
 	}
 }
+
+// On a dual-stack socket IPv4 NASes arrive as IPv4-mapped IPv6 addresses:
+// still the configured NAS, recorded as IPv4.
+func TestMappedSourceAddress(t *testing.T) {
+	s := newServer(testEdge(t), discardLog(), &recorder{})
+	b := encode(t, acctRequest(testSecret, rfc2866.AcctStatusType_Value_Start, "m1"))
+	r := s.receive(b, netip.MustParseAddrPort("[::ffff:127.0.0.1]:4000"), time.Now())
+	if r == nil {
+		t.Fatal("an IPv4-mapped source of a configured NAS was dropped")
+	}
+	if r.rec.Source != "127.0.0.1:4000" || r.rec.NAS != "nas1" {
+		t.Fatalf("source %q nas %q", r.rec.Source, r.rec.NAS)
+	}
+}
