@@ -8,8 +8,10 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 // Require returns the path of a program, looking in PATH and then in the
@@ -51,7 +53,8 @@ func Command(t testing.TB, name string) string {
 	v, _ := buildOnce.LoadOrStore(name, &buildResult{})
 	b := v.(*buildResult)
 	b.once.Do(func() {
-		dir, err := os.MkdirTemp("", "roamsettle-bin-")
+		pruneOld()
+		dir, err := os.MkdirTemp("", binDirPrefix)
 		if err != nil {
 			b.err = err
 			return
@@ -65,6 +68,23 @@ func Command(t testing.TB, name string) string {
 		t.Fatalf("go build ./cmd/%s: %v\n%s", name, b.err, b.out)
 	}
 	return b.path
+}
+
+// binDirPrefix names the temporary folders built commands go to.
+const binDirPrefix = "roamsettle-bin-"
+
+// pruneOld removes build folders left by earlier test processes (a test
+// binary has no exit hook to remove its own); no test run lasts 3 hours.
+func pruneOld() {
+	ents, _ := os.ReadDir(os.TempDir())
+	for _, e := range ents {
+		if !e.IsDir() || !strings.HasPrefix(e.Name(), binDirPrefix) {
+			continue
+		}
+		if info, err := e.Info(); err == nil && time.Since(info.ModTime()) > 3*time.Hour {
+			os.RemoveAll(filepath.Join(os.TempDir(), e.Name()))
+		}
+	}
 }
 
 func moduleRoot() string {
