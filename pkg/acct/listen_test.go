@@ -5,7 +5,6 @@ package acct
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -68,27 +67,9 @@ secret = %q
 	return h
 }
 
-// syncBuffer collects a process's stderr.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 type proc struct {
 	cmd    *exec.Cmd
-	stderr *syncBuffer
+	stderr *testbin.Output
 	done   chan error
 }
 
@@ -96,7 +77,7 @@ type proc struct {
 func (h *edgeHost) start(t *testing.T) *proc {
 	t.Helper()
 	bin := testbin.Command(t, "roamcollect")
-	p := &proc{cmd: exec.Command(bin, "--config", h.cfg, "listen"), stderr: &syncBuffer{}, done: make(chan error, 1)}
+	p := &proc{cmd: exec.Command(bin, "--config", h.cfg, "listen"), stderr: &testbin.Output{}, done: make(chan error, 1)}
 	p.cmd.Stderr = p.stderr
 	if err := p.cmd.Start(); err != nil {
 		t.Fatal(err)

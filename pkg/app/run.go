@@ -126,3 +126,10 @@ func previousValue(path, metric string) string {
 	}
 	return ""
 }
+
+// NewRunTo starts a run without a command line: a text logger on stderr,
+// no metrics file. For embedding the stages and for tests.
+func NewRunTo(name string, stderr io.Writer) *Run {
+	return &Run{Name: name, Log: slog.New(slog.NewTextHandler(stderr, nil)), Stderr: stderr,
+		start: time.Now(), counts: map[string]int64{}}
+}

@@ -12,11 +12,8 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
-
-	"github.com/urfave/cli/v2"
 
 	"roamsettle/internal/testbin"
 	"roamsettle/pkg/app"
@@ -77,24 +74,6 @@ server default {
 }
 `
 
-// syncBuffer is the server's output, written by exec and read by the test.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 func freePort(t *testing.T) int {
 	t.Helper()
 	c, err := net.ListenPacket("udp", "127.0.0.1:0")
@@ -122,7 +101,7 @@ func TestRealFreeRADIUS(t *testing.T) {
 	if err := os.MkdirAll(filepath.Join(dir, "radacct"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	var srvOut syncBuffer
+	var srvOut testbin.Output
 	srv := exec.Command(radiusd, "-f", "-X", "-d", dir, "-n", "radiusd")
 	srv.Stdout, srv.Stderr = &srvOut, &srvOut
 	if err := srv.Start(); err != nil {
@@ -235,17 +214,4 @@ func keys(t *testing.T, m *detail.Mapper, data []byte) []string {
 	return out
 }
 
-func newRun(t *testing.T) *app.Run {
-	t.Helper()
-	var run *app.Run
-	a := &cli.App{Name: "roamcollect", Flags: app.Flags(), Writer: io.Discard, ErrWriter: io.Discard,
-		Action: func(c *cli.Context) error {
-			var err error
-			run, err = app.NewRun(c)
-			return err
-		}}
-	if err := a.Run([]string{"roamcollect"}); err != nil {
-		t.Fatal(err)
-	}
-	return run
-}
+func newRun(t *testing.T) *app.Run { return app.NewRunTo("roamcollect import", io.Discard) }

@@ -13,26 +13,14 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/urfave/cli/v2"
-
 	"roamsettle/pkg/app"
 	"roamsettle/pkg/spool"
 )
 
-// testRun makes an app.Run the way the commands do; its log goes to log.
+// testRun makes an app.Run whose log goes to log.
 func testRun(t *testing.T, log io.Writer) *app.Run {
 	t.Helper()
-	var run *app.Run
-	a := &cli.App{Name: "roamcollect", Flags: app.Flags(), Writer: io.Discard, ErrWriter: log,
-		Action: func(c *cli.Context) error {
-			var err error
-			run, err = app.NewRun(c)
-			return err
-		}}
-	if err := a.Run([]string{"roamcollect"}); err != nil {
-		t.Fatal(err)
-	}
-	return run
+	return app.NewRunTo("roamcollect import", log)
 }
 
 // sessions writes n Start/Stop pairs as FreeRADIUS would, from session

@@ -1,20 +1,16 @@
 package load
 
 import (
-	"bytes"
 	"context"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/urfave/cli/v2"
-
+	"roamsettle/internal/testbin"
 	"roamsettle/pkg/app"
 	"roamsettle/pkg/batch"
 	"roamsettle/pkg/config"
@@ -22,37 +18,11 @@ import (
 	"roamsettle/pkg/store"
 )
 
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-// newRun makes an app.Run the way the command does, logging to a buffer.
-func newRun(t *testing.T) (*app.Run, *syncBuffer) {
+// newRun makes an app.Run logging to a buffer the test can read.
+func newRun(t *testing.T) (*app.Run, *testbin.Output) {
 	t.Helper()
-	logs := &syncBuffer{}
-	var run *app.Run
-	a := &cli.App{Name: "roamload", Writer: io.Discard, ErrWriter: logs, Flags: app.Flags(),
-		Action: func(c *cli.Context) (err error) {
-			run, err = app.NewRun(c)
-			return err
-		}}
-	if err := a.Run([]string{"roamload"}); err != nil {
-		t.Fatal(err)
-	}
-	return run, logs
+	logs := &testbin.Output{}
+	return app.NewRunTo("roamload", logs), logs
 }
 
 // central makes the central host's folders under a temp folder.

@@ -1,21 +1,17 @@
 package push_test
 
 import (
-	"bytes"
 	"context"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/urfave/cli/v2"
-
 	"roamsettle/internal/sshdtest"
+	"roamsettle/internal/testbin"
 	"roamsettle/pkg/app"
 	"roamsettle/pkg/batch"
 	"roamsettle/pkg/config"
@@ -23,38 +19,11 @@ import (
 	"roamsettle/pkg/spool"
 )
 
-// syncBuffer is a log sink the test reads while the push may still write.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-// newRun makes an app.Run the way the command does, logging to a buffer.
-func newRun(t *testing.T) (*app.Run, *syncBuffer) {
+// newRun makes an app.Run logging to a buffer the test can read.
+func newRun(t *testing.T) (*app.Run, *testbin.Output) {
 	t.Helper()
-	logs := &syncBuffer{}
-	var run *app.Run
-	a := &cli.App{Name: "roamcollect", Writer: io.Discard, ErrWriter: logs, Flags: app.Flags(),
-		Commands: []*cli.Command{{Name: "push", Flags: app.Flags(), Action: func(c *cli.Context) (err error) {
-			run, err = app.NewRun(c)
-			return err
-		}}}}
-	if err := a.Run([]string{"roamcollect", "push"}); err != nil {
-		t.Fatal(err)
-	}
-	return run, logs
+	logs := &testbin.Output{}
+	return app.NewRunTo("roamcollect push", logs), logs
 }
 
 // writeReady puts n closed sessions in spool/ready/, each a realistic
@@ -181,7 +150,7 @@ func fastOptions() push.Options {
 	return push.Options{Attempts: 1, Backoff: 10 * time.Millisecond}
 }
 
-func pushNow(t *testing.T, edge *config.Edge, opt push.Options) (*app.Run, *syncBuffer, error) {
+func pushNow(t *testing.T, edge *config.Edge, opt push.Options) (*app.Run, *testbin.Output, error) {
 	t.Helper()
 	run, logs := newRun(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
