@@ -133,6 +133,16 @@ func (d *dedup) len() int {
 func (d *dedup) seed(l spool.Layout, now time.Time) (int, error) {
 	var recs []spool.Record
 	for _, dir := range []string{l.Open(), l.Ready()} {
+		if dir == l.Ready() {
+			// A push settling a batch swaps ready/ for an empty folder and
+			// moves back the files that are not in its batch, all under the
+			// ready lock: hold it so none is missed while it is away.
+			unlock, err := l.LockReady()
+			if err != nil {
+				return 0, err
+			}
+			defer unlock()
+		}
 		ents, err := os.ReadDir(dir)
 		if err != nil {
 			return 0, err

@@ -101,6 +101,9 @@ func PushWith(ctx context.Context, run *app.Run, edge *config.Edge, opt Options)
 		}
 	}
 	defer p.closeTransport()
+	if err := p.finishSettling(); err != nil {
+		return err
+	}
 	if err := p.sweep(ctx); err != nil {
 		return err
 	}

@@ -79,13 +79,8 @@ func (g *group) commit() error {
 	if err := g.syncFiles(); err != nil {
 		return err
 	}
-	for _, name := range g.closes {
-		if err := moveToReady(g.l, name); err != nil {
-			return err
-		}
-	}
 	if len(g.closes) > 0 {
-		if err := durable.SyncDir(g.l.Ready()); err != nil {
+		if err := moveToReadyLocked(g.l, g.closes); err != nil {
 			return err
 		}
 	}
@@ -130,6 +125,27 @@ func (g *group) syncFiles() error {
 	wg.Wait()
 	g.files, g.order = map[string]*groupFile{}, nil
 	return errors.Join(errs...)
+}
+
+// moveToReadyLocked moves closed sessions from open/ to ready/ and fsyncs
+// ready/, all under the ready lock (one flock for the whole batch), so a
+// push settling a batch never swaps ready/ away in the middle.
+func moveToReadyLocked(l Layout, names []string) (err error) {
+	unlock, err := l.LockReady()
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if uerr := unlock(); err == nil {
+			err = uerr
+		}
+	}()
+	for _, name := range names {
+		if err := moveToReady(l, name); err != nil {
+			return err
+		}
+	}
+	return durable.SyncDir(l.Ready())
 }
 
 // moveToReady renames open/name into ready/, with a "+N" suffix when

@@ -207,7 +207,15 @@ func recoverJournal(l Layout) error {
 
 // moveAll moves closed sessions to ready/ and syncs both folders. With
 // redo, a name no longer in open/ was moved before a crash.
+// The moves and the fsync of ready/ are made under the ready lock.
 func moveAll(l Layout, names []string, redo bool) error {
+	if len(names) == 0 {
+		return nil
+	}
+	unlock, err := l.LockReady()
+	if err != nil {
+		return err
+	}
 	for _, name := range names {
 		if redo {
 			if _, err := os.Stat(filepath.Join(l.Open(), name)); errors.Is(err, fs.ErrNotExist) {
@@ -215,13 +223,15 @@ func moveAll(l Layout, names []string, redo bool) error {
 			}
 		}
 		if err := moveToReady(l, name); err != nil {
+			unlock()
 			return fmt.Errorf("journal: %w", err)
 		}
 	}
-	if len(names) == 0 {
-		return nil
+	err = durable.SyncDir(l.Ready())
+	if uerr := unlock(); err == nil {
+		err = uerr
 	}
-	if err := durable.SyncDir(l.Ready()); err != nil {
+	if err != nil {
 		return err
 	}
 	return durable.SyncDir(l.Open())
