@@ -150,9 +150,24 @@ func moveToReadyLocked(l Layout, names []string) (err error) {
 
 // moveToReady renames open/name into ready/, with a "+N" suffix when
 // ready/ already has that name (a late record of a session closed earlier).
+// The rename does not replace (renameat2 RENAME_NOREPLACE), so a taken
+// name costs a retry instead of every move a stat; where the file system
+// cannot do that, a stat looks first. Either way under the ready lock.
 func moveToReady(l Layout, name string) error {
 	base := strings.TrimSuffix(name, FileExt)
 	target := name
+	from := filepath.Join(l.Open(), name)
+	for i := 1; ; i++ {
+		err := renameNoReplace(from, filepath.Join(l.Ready(), target))
+		if errors.Is(err, errors.ErrUnsupported) {
+			break
+		}
+		if !errors.Is(err, fs.ErrExist) {
+			return err
+		}
+		target = fmt.Sprintf("%s+%d%s", base, i, FileExt)
+	}
+	target = name
 	for i := 1; ; i++ {
 		if _, err := os.Stat(filepath.Join(l.Ready(), target)); errors.Is(err, fs.ErrNotExist) {
 			break

@@ -310,13 +310,26 @@ func ensureLines(path string, lines [][]byte) error {
 }
 
 // pendingWrites are journaled appends not yet written to their session
-// files, by file name in first-touch order.
+// files, by file name in first-touch order. fresh holds the names the
+// Store assigned to new sessions in these writes: no file in open/ has
+// them (the name set says so), unless a crash left one behind.
 type pendingWrites struct {
 	order []string
 	data  map[string][]byte
+	fresh map[string]bool
 }
 
-func newPendingWrites() *pendingWrites { return &pendingWrites{data: map[string][]byte{}} }
+func newPendingWrites() *pendingWrites {
+	return &pendingWrites{data: map[string][]byte{}, fresh: map[string]bool{}}
+}
+
+// markFresh records that name was just taken for a new session, before
+// its first append.
+func (p *pendingWrites) markFresh(name string) {
+	if _, ok := p.data[name]; !ok {
+		p.fresh[name] = true
+	}
+}
 
 func (p *pendingWrites) add(name string, line []byte) {
 	b, ok := p.data[name]
@@ -331,15 +344,33 @@ func (p *pendingWrites) merge(q *pendingWrites) {
 		b, ok := p.data[name]
 		if !ok {
 			p.order = append(p.order, name)
+			if q.fresh[name] {
+				p.fresh[name] = true
+			}
 		}
 		p.data[name] = append(b, q.data[name]...)
 	}
 }
 
-// apply writes the pending appends to their files, without fsync.
+// apply writes the pending appends to their files, without fsync, each
+// file with one open. A file of a fresh name is created (O_EXCL) and
+// written in one go, without looking at its tail; should it exist after
+// all (left by a crash), it takes the general path: the tail repaired,
+// the header only into an empty file.
 func (p *pendingWrites) apply(l Layout) error {
+	var scratch []byte // header and records of a new file, for one write
 	for _, name := range p.order {
 		path := filepath.Join(l.Open(), name)
+		if p.fresh[name] {
+			scratch = append(append(append(scratch[:0], Header...), '\n'), p.data[name]...)
+			done, err := writeNew(path, scratch)
+			if err != nil {
+				return err
+			}
+			if done {
+				continue
+			}
+		}
 		f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
 		if err != nil {
 			return err

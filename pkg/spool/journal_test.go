@@ -1,8 +1,10 @@
 package spool
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
@@ -212,5 +214,95 @@ func TestJournalNameReuse(t *testing.T) {
 	}
 	if got := names(t, l.Ready()); len(got) != 3 || records(t, l.Ready()) != 4 {
 		t.Fatalf("ready/ %v", got)
+	}
+}
+
+// The checkpoint creates the file of a new session with O_EXCL and writes
+// it in one go. Should a file by that name exist after all (a crash left
+// one behind, here a torn header), it falls back to repairing the tail:
+// the header once, every record once.
+func TestJournalFreshFileExists(t *testing.T) {
+	l := Layout{Root: t.TempDir()}
+	s := journaled(t, l)
+	t0 := time.Date(2026, 6, 30, 18, 0, 0, 0, time.UTC)
+	a := rec(Start, "a", t0, 0)
+	if err := s.Add([]Record{a, rec(Start, "b", t0, 0)}); err != nil {
+		t.Fatal(err)
+	}
+	name := FileName(a.NAS, a.SessionID, a.SessionStart())
+	if !s.j.pend.fresh[name] {
+		t.Fatalf("%s not marked fresh: %v", name, s.j.pend.fresh)
+	}
+	if err := os.WriteFile(filepath.Join(l.Open(), name), []byte(Header[:5]), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// More records in a later group of the same checkpoint.
+	if err := s.Add([]Record{rec(Interim, "a", t0.Add(time.Minute), 60), rec(Interim, "b", t0.Add(time.Minute), 60)}); err != nil {
+		t.Fatal(err)
+	}
+	checkpointNow(t, s)
+	for _, f := range names(t, l.Open()) {
+		data, err := os.ReadFile(filepath.Join(l.Open(), f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		recs, err := ReadFile(filepath.Join(l.Open(), f))
+		if err != nil || len(recs) != 2 || strings.Count(string(data), Header) != 1 {
+			t.Fatalf("%s: %d records, %v:\n%s", f, len(recs), err, data)
+		}
+	}
+	if len(names(t, l.Open())) != 2 {
+		t.Fatalf("open/ %v", names(t, l.Open()))
+	}
+	// The file holds its records now: a later checkpoint appends to it.
+	if err := s.Add([]Record{rec(Stop, "a", t0.Add(2*time.Minute), 120)}); err != nil {
+		t.Fatal(err)
+	}
+	if s.j.pend.fresh[name] {
+		t.Fatalf("%s marked fresh again", name)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if records(t, l.Ready()) != 3 || records(t, l.Open()) != 2 {
+		t.Fatalf("ready/ %d records, open/ %d", records(t, l.Ready()), records(t, l.Open()))
+	}
+}
+
+// A move into ready/ never replaces a file there: the session gets a
+// "+N" name, with renameat2 RENAME_NOREPLACE and with the stat fallback
+// used where the file system cannot do that.
+func TestMoveToReadyTakenName(t *testing.T) {
+	for _, fallback := range []bool{false, true} {
+		if fallback {
+			saved := renameNoReplace
+			renameNoReplace = func(string, string) error { return errors.ErrUnsupported }
+			defer func() { renameNoReplace = saved }()
+		}
+		l := Layout{Root: t.TempDir()}
+		if err := l.Init(); err != nil {
+			t.Fatal(err)
+		}
+		must := func(err error) {
+			t.Helper()
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		must(os.MkdirAll(l.Ready(), 0o755))
+		for _, n := range []string{"x.sess", "x+1.sess"} {
+			must(os.WriteFile(filepath.Join(l.Ready(), n), []byte(n), 0o644))
+		}
+		must(os.WriteFile(filepath.Join(l.Open(), "x.sess"), []byte("new"), 0o644))
+		must(moveToReadyLocked(l, []string{"x.sess"}))
+		for n, want := range map[string]string{"x.sess": "x.sess", "x+1.sess": "x+1.sess", "x+2.sess": "new"} {
+			got, err := os.ReadFile(filepath.Join(l.Ready(), n))
+			if err != nil || string(got) != want {
+				t.Fatalf("fallback %v: ready/%s = %q, %v; want %q", fallback, n, got, err, want)
+			}
+		}
+		if len(names(t, l.Open())) != 0 {
+			t.Fatalf("fallback %v: open/ %v", fallback, names(t, l.Open()))
+		}
 	}
 }

@@ -198,6 +198,7 @@ func (s *Store) freeName(name string, g *group) (string, error) {
 		for i := 1; !s.j.taken.take(name); i++ {
 			name = fmt.Sprintf("%s+%d%s", base, i, FileExt)
 		}
+		g.journal.markFresh(name)
 		return name, nil
 	}
 	for i := 1; ; i++ {
