@@ -46,19 +46,11 @@ func (c central) path(p string) string { return filepath.Join(c.dir, p) }
 // It returns the exit code (-1 when killed by a signal) and stderr.
 func roamload(t *testing.T, crashAt string, args ...string) (int, string) {
 	t.Helper()
-	cmd := exec.Command(testbin.Command(t, "roamload"), args...)
-	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir()}
+	var env []string
 	if crashAt != "" {
-		cmd.Env = append(cmd.Env, crashEnv+"="+crashAt)
+		env = []string{crashEnv + "=" + crashAt}
 	}
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	err := cmd.Run()
-	var ee *exec.ExitError
-	if err != nil && !errors.As(err, &ee) {
-		t.Fatal(err)
-	}
-	return cmd.ProcessState.ExitCode(), stderr.String()
+	return testbin.Run(t, "roamload", env, args...)
 }
 
 // makeBatches writes n batches of sessions sessions each (two records a

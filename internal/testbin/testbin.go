@@ -5,6 +5,7 @@ package testbin
 
 import (
 	"bytes"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -110,4 +111,22 @@ func (o *Output) String() string {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	return o.b.String()
+}
+
+// Run runs this module's command name (built with Command) with args and
+// an environment of only PATH, a fresh HOME and extraEnv — no ROAM_* or
+// SSH_AUTH_SOCK leaks in from the test's own. It returns the exit code
+// (-1 when a signal killed it) and what it wrote to stderr.
+func Run(t testing.TB, name string, extraEnv []string, args ...string) (int, string) {
+	t.Helper()
+	cmd := exec.Command(Command(t, name), args...)
+	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir()}, extraEnv...)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	err := cmd.Run()
+	var ee *exec.ExitError
+	if err != nil && !errors.As(err, &ee) {
+		t.Fatal(err)
+	}
+	return cmd.ProcessState.ExitCode(), stderr.String()
 }

@@ -1,11 +1,8 @@
 package push_test
 
 import (
-	"bytes"
-	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -18,16 +15,7 @@ import (
 // its exit code and stderr.
 func roamcollect(t *testing.T, args ...string) (int, string) {
 	t.Helper()
-	cmd := exec.Command(testbin.Command(t, "roamcollect"), args...)
-	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir()} // no SSH_AUTH_SOCK, no ROAM_*
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	err := cmd.Run()
-	var ee *exec.ExitError
-	if err != nil && !errors.As(err, &ee) {
-		t.Fatal(err)
-	}
-	return cmd.ProcessState.ExitCode(), stderr.String()
+	return testbin.Run(t, "roamcollect", nil, args...) // no SSH_AUTH_SOCK, no ROAM_*
 }
 
 func writeConfig(t *testing.T, dir, push, extra string) string {
