@@ -16,6 +16,7 @@ import (
 	"roamsettle/pkg/detail"
 	"roamsettle/pkg/push"
 	"roamsettle/pkg/spool"
+	"roamsettle/pkg/stage"
 
 	_ "time/tzdata" // results must not depend on the host's zoneinfo
 )
@@ -23,7 +24,7 @@ import (
 // Lock files in the spool: writers of open/ share one, push and prune the other,
 // so a daily push runs while the listener keeps listening.
 const (
-	openLock = ".open.lock"
+	openLock = spool.OpenLock
 	pushLock = ".push.lock"
 )
 
@@ -38,88 +39,82 @@ func newApp() *cli.App {
 		Action: app.NeedSubcommand,
 		Commands: []*cli.Command{
 			{
-				Name:   "listen",
-				Usage:  "run the RADIUS accounting server (RFC 2866) writing the spool",
-				Flags:  flags,
-				Action: edgeAction(openLock, func(c *cli.Context, run *app.Run, e *config.Edge) error { return acct.Serve(c.Context, run, e) }),
+				Name:  "listen",
+				Usage: "run the RADIUS accounting server (RFC 2866) writing the spool",
+				Flags: flags,
+				Action: edge(openLock, false, func(c *cli.Context, r *stage.Run, e *config.Edge) error {
+					return acct.Serve(c.Context, r, e)
+				}),
 			},
 			{
 				Name:      "import",
 				Usage:     "import FreeRADIUS detail files into the spool",
 				ArgsUsage: "FILE...",
 				Flags:     flags,
-				Action: edgeAction(openLock, func(c *cli.Context, run *app.Run, e *config.Edge) error {
+				Action: edge(openLock, true, func(c *cli.Context, r *stage.Run, e *config.Edge) error {
 					if c.NArg() == 0 {
-						return app.Usagef("import needs at least one detail FILE")
+						return stage.Usagef("import needs at least one detail FILE")
 					}
-					return detail.Import(c.Context, run, e, c.Args().Slice())
+					return detail.Import(c.Context, r, e, c.Args().Slice())
 				}),
 			},
 			{
 				Name:   "sweep",
 				Usage:  "close sessions with no record for longer than stale_after (no listener needed)",
 				Flags:  flags,
-				Action: edgeAction(openLock, sweep),
+				Action: edge(openLock, false, sweep),
 			},
 			{
 				Name:  "push",
 				Usage: "bundle spool/ready into one batch and deliver it (SFTP or a folder)",
 				Flags: slices.Concat(flags, []cli.Flag{&cli.BoolFlag{Name: "insecure-ignore-host-key",
 					Usage: "DANGEROUS: accept any SFTP host key (logged loudly)"}}),
-				Action: edgeAction(pushLock, func(c *cli.Context, run *app.Run, e *config.Edge) error {
+				Action: edge(pushLock, false, func(c *cli.Context, r *stage.Run, e *config.Edge) error {
 					if c.Bool("insecure-ignore-host-key") {
 						e.InsecureIgnoreHostKey = true
 					}
-					return push.Push(c.Context, run, e)
+					return push.Push(c.Context, r, e)
 				}),
 			},
 			{
 				Name:  "prune",
 				Usage: "remove sent batches from spool/sent",
 				Flags: slices.Concat(flags, []cli.Flag{&cli.StringFlag{Name: "older-than", Value: "30d", Usage: "age of sent batches to remove"}}),
-				Action: edgeAction(pushLock, func(c *cli.Context, run *app.Run, e *config.Edge) error {
+				Action: edge(pushLock, false, func(c *cli.Context, r *stage.Run, e *config.Edge) error {
 					d, err := config.ParseDuration(c.String("older-than"))
 					if err != nil || d <= 0 {
-						return app.Usagef("--older-than %q: want a duration such as 30d", c.String("older-than"))
+						return stage.Usagef("--older-than %q: want a duration such as 30d", c.String("older-than"))
 					}
-					return push.Prune(run, e, d)
+					return push.Prune(r, e, d)
 				}),
 			},
 		},
 	}
 }
 
-// edgeAction loads the [edge] configuration, takes the spool lock and
-// runs f, ending with the summary line.
-func edgeAction(lockName string, f func(*cli.Context, *app.Run, *config.Edge) error) cli.ActionFunc {
-	return func(c *cli.Context) error {
-		run, err := app.NewRun(c)
-		if err != nil {
-			return err
-		}
-		cfg, err := app.LoadConfig(c, config.NeedEdge, "edge")
-		if err != nil {
-			return err
-		}
+// edge is the action of an edge command: the [edge] configuration, the
+// spool lock lockName, then f.
+func edge(lockName string, args bool, f func(*cli.Context, *stage.Run, *config.Edge) error) cli.ActionFunc {
+	return app.Action(app.Spec{
+		Need:     config.NeedEdge,
+		Sections: []string{"edge"},
+		Lock:     func(cfg *config.Config) (string, string) { return cfg.Edge.Spool, lockName },
+		Args:     args,
+	}, func(c *cli.Context, r *stage.Run, cfg *config.Config) error {
 		if err := (spool.Layout{Root: cfg.Edge.Spool}).Init(); err != nil {
 			return err
 		}
-		lk, err := app.Lock(c, cfg.Edge.Spool, lockName)
-		if err != nil {
-			return err
-		}
-		defer lk.Release()
-		return run.Finish(f(c, run, &cfg.Edge))
-	}
+		return f(c, r, &cfg.Edge)
+	})
 }
 
-func sweep(_ *cli.Context, run *app.Run, e *config.Edge) error {
+func sweep(_ *cli.Context, r *stage.Run, e *config.Edge) error {
 	st, err := spool.OpenStore(spool.Layout{Root: e.Spool})
 	if err != nil {
 		return err
 	}
 	n, err := st.Sweep(time.Now(), e.StaleAfter)
-	run.Add("closed", int64(n))
-	run.Add("open", int64(st.OpenCount()))
+	r.Add("closed", int64(n))
+	r.Add("open", int64(st.OpenCount()))
 	return err
 }

@@ -7,13 +7,13 @@ import (
 	"path/filepath"
 	"runtime/debug"
 	"slices"
-	"syscall"
 
 	"github.com/urfave/cli/v2"
 
 	"roamsettle/pkg/app"
 	"roamsettle/pkg/config"
 	"roamsettle/pkg/load"
+	"roamsettle/pkg/stage"
 
 	_ "time/tzdata" // results must not depend on the host's zoneinfo
 )
@@ -25,57 +25,38 @@ func main() {
 	if os.Getenv("GOGC") == "" {
 		debug.SetGCPercent(400)
 	}
-	os.Exit(app.Main(newApp(), os.Args, os.Stderr))
+	os.Exit(app.Main(newApp(load.Options{}), os.Args, os.Stderr))
 }
 
-// crashEnv names a load.Crash* point at which roamload kills itself with
-// SIGKILL, the first time it gets there. Only the crash tests set it.
-const crashEnv = "ROAMLOAD_TEST_CRASH"
-
-func crashHook(at string) func(string) {
-	if at == "" {
-		return nil
-	}
-	return func(point string) {
-		if point == at {
-			syscall.Kill(os.Getpid(), syscall.SIGKILL)
-		}
-	}
+// centralLock is the lock of every central run, beside the database.
+func centralLock(cfg *config.Config) (string, string) {
+	return filepath.Dir(cfg.Settlement.DB), ".roam.lock"
 }
 
-func newApp() *cli.App {
+// newApp builds the command; opts are the load's options (tests inject
+// their crash points here).
+func newApp(opts load.Options) *cli.App {
 	flags := append(app.Flags(), app.SettingFlags("settlement")...)
+	spec := app.Spec{Need: config.NeedCentral | config.NeedParties, Sections: []string{"settlement"}, Lock: centralLock}
 	return &cli.App{
 		Name:  "roamload",
 		Usage: "load verified batches from the inbound folder into the raw store",
 		Flags: slices.Concat(flags, []cli.Flag{&cli.BoolFlag{Name: "dry-run", Usage: "check every batch, load nothing, move nothing"}}),
-		Action: func(c *cli.Context) error {
-			if c.NArg() > 0 {
-				return app.Usagef("unknown command %q (see --help)", c.Args().First())
-			}
-			run, err := app.NewRun(c)
-			if err != nil {
-				return err
-			}
-			cfg, err := app.LoadConfig(c, config.NeedCentral, "settlement")
-			if err != nil {
-				return err
-			}
-			lk, err := app.Lock(c, filepath.Dir(cfg.Settlement.DB), ".roam.lock")
-			if err != nil {
-				return err
-			}
-			defer lk.Release()
-			opts := load.Options{DryRun: c.Bool("dry-run"), Crash: crashHook(os.Getenv(crashEnv))}
-			return run.Finish(load.Load(c.Context, run, &cfg.Settlement, opts))
-		},
+		Action: app.Action(spec, func(c *cli.Context, r *stage.Run, cfg *config.Config) error {
+			o := opts
+			o.DryRun = c.Bool("dry-run")
+			return load.Load(c.Context, r, &cfg.Settlement, o)
+		}),
 		Commands: []*cli.Command{
 			{
 				Name:  "status",
-				Usage: "per sender: last sequence loaded, gaps, quarantined batches",
+				Usage: "per sender: last sequence loaded, gaps, quarantined batches, what waits in inbound/",
 				Flags: slices.Concat(flags, []cli.Flag{&cli.BoolFlag{Name: "json", Usage: "print JSON"}}),
 				Action: func(c *cli.Context) error {
-					cfg, err := app.LoadConfig(c, config.NeedCentral, "settlement")
+					if err := app.NoArgs(c); err != nil {
+						return err
+					}
+					cfg, err := app.LoadConfig(c, config.NeedCentral|config.NeedParties, "settlement")
 					if err != nil {
 						return err
 					}

@@ -15,10 +15,35 @@ import (
 	"time"
 
 	"roamsettle/internal/testbin"
+	"roamsettle/pkg/app"
 	"roamsettle/pkg/batch"
 	"roamsettle/pkg/load"
 	"roamsettle/pkg/spool"
 	"roamsettle/pkg/store"
+)
+
+// crashChildEnv makes this test binary act as roamload with a crash
+// point: the seam is an option injected into newApp, and only the test
+// binary reads this variable, never the production one.
+const crashChildEnv = "ROAMLOAD_TEST_CRASH_CHILD"
+
+func TestMain(m *testing.M) {
+	if at := os.Getenv(crashChildEnv); at != "" {
+		crash := func(point string) {
+			if point == at {
+				syscall.Kill(os.Getpid(), syscall.SIGKILL)
+			}
+		}
+		os.Exit(app.Main(newApp(load.Options{Crash: crash}), append([]string{"roamload"}, os.Args[1:]...), os.Stderr))
+	}
+	os.Exit(m.Run())
+}
+
+// Partners and tariffs every central test configuration has: each central
+// command checks the whole [settlement] section before it works.
+const (
+	testPartners = "id,name,country,realms,timezone\nISPA,Aimnet,USA,aimnet.com,America/Los_Angeles\nISPB,Connect.com,Australia,connect.com.au,Australia/Sydney\n"
+	testTariffs  = "local,home,valid_from,days,hours,provider_rate,consumer_rate,increment,minimum\n*,*,2026-01-01,*,*,0.0300,0.0500,60,60\n"
 )
 
 // central is a central host's data folder with its roam.toml.
@@ -37,20 +62,31 @@ func newCentral(t *testing.T, extra string) central {
 	if err := os.MkdirAll(filepath.Join(dir, "inbound"), 0o755); err != nil {
 		t.Fatal(err)
 	}
+	os.WriteFile(filepath.Join(dir, "partners.csv"), []byte(testPartners), 0o644)
+	os.WriteFile(filepath.Join(dir, "tariffs.csv"), []byte(testTariffs), 0o644)
 	return central{dir, cfg}
 }
 
 func (c central) path(p string) string { return filepath.Join(c.dir, p) }
 
-// roamload runs the real binary; crashAt sets the test-only crash point.
-// It returns the exit code (-1 when killed by a signal) and stderr.
+// roamload runs the real binary, or, with a crash point, this test binary
+// acting as roamload that kills itself there. It returns the exit code
+// (-1 when killed by a signal) and stderr.
 func roamload(t *testing.T, crashAt string, args ...string) (int, string) {
 	t.Helper()
-	var env []string
-	if crashAt != "" {
-		env = []string{crashEnv + "=" + crashAt}
+	if crashAt == "" {
+		return testbin.Run(t, "roamload", nil, args...)
 	}
-	return testbin.Run(t, "roamload", env, args...)
+	cmd := exec.Command(os.Args[0], args...)
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir(), crashChildEnv + "=" + crashAt}
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	err := cmd.Run()
+	var ee *exec.ExitError
+	if err != nil && !errors.As(err, &ee) {
+		t.Fatal(err)
+	}
+	return cmd.ProcessState.ExitCode(), stderr.String()
 }
 
 // makeBatches writes n batches of sessions sessions each (two records a

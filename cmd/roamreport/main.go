@@ -8,6 +8,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"roamsettle/pkg/app"
+	"roamsettle/pkg/stage"
 )
 
 func main() { os.Exit(app.Main(newApp(), os.Args, os.Stderr)) }
@@ -19,7 +20,7 @@ func newApp() *cli.App {
 		Flags: app.Flags(),
 		Action: func(c *cli.Context) error {
 			cli.ShowAppHelp(c)
-			return app.Usagef("roamreport is not implemented yet")
+			return stage.Usagef("roamreport is not implemented yet")
 		},
 	}
 }

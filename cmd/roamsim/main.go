@@ -14,6 +14,7 @@ import (
 	"roamsettle/pkg/app"
 	"roamsettle/pkg/config"
 	"roamsettle/pkg/sim"
+	"roamsettle/pkg/stage"
 
 	_ "time/tzdata" // partners.csv time zones must not depend on the host
 )
@@ -59,14 +60,14 @@ func newApp() *cli.App {
 func write(c *cli.Context, f sim.Format) error {
 	start, err := time.Parse(time.DateOnly, c.String("start"))
 	if err != nil {
-		return app.Usagef("--start %q: want YYYY-MM-DD", c.String("start"))
+		return stage.Usagef("--start %q: want YYYY-MM-DD", c.String("start"))
 	}
 	ip, err := netip.ParseAddr(c.String("nas-ip"))
 	if err != nil {
-		return app.Usagef("--nas-ip %q: want an IP address", c.String("nas-ip"))
+		return stage.Usagef("--nas-ip %q: want an IP address", c.String("nas-ip"))
 	}
 	if c.Int("sessions") < 0 || c.Int("days") < 1 {
-		return app.Usagef("--sessions must be 0 or more and --days 1 or more")
+		return stage.Usagef("--sessions must be 0 or more and --days 1 or more")
 	}
 	partners, isp, err := parties(c)
 	if err != nil {
@@ -87,7 +88,7 @@ func parties(c *cli.Context) (*config.Partners, string, error) {
 	if file == "" || isp == "" {
 		cfg, err := config.Load(c.String("config"), false, nil, config.NeedEdge|config.NeedParties)
 		if err != nil {
-			return nil, "", app.Usagef("give --partners and --isp, or a configuration to take them from: %w", err)
+			return nil, "", stage.Usagef("give --partners and --isp, or a configuration to take them from: %w", err)
 		}
 		if file == "" {
 			file, partners = cfg.Settlement.PartnersFile, cfg.Settlement.Partners
@@ -103,7 +104,7 @@ func parties(c *cli.Context) (*config.Partners, string, error) {
 		}
 	}
 	if _, ok := partners.ByID(isp); !ok {
-		return nil, "", app.Usagef("--isp %q is not a partner id in %s", isp, file)
+		return nil, "", stage.Usagef("--isp %q is not a partner id in %s", isp, file)
 	}
 	return partners, isp, nil
 }

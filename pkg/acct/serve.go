@@ -17,9 +17,9 @@ import (
 
 	"layeh.com/radius"
 
-	"roamsettle/pkg/app"
 	"roamsettle/pkg/config"
 	"roamsettle/pkg/spool"
+	"roamsettle/pkg/stage"
 )
 
 const (
@@ -50,7 +50,7 @@ type counters struct {
 	checkpointFailed                             atomic.Int64
 }
 
-func (c *counters) report(run *app.Run) {
+func (c *counters) report(run *stage.Run) {
 	for _, x := range []struct {
 		name string
 		v    *atomic.Int64
@@ -125,7 +125,7 @@ func newServer(edge *config.Edge, log *slog.Logger, out sender) *server {
 // Serve runs the accounting listener on edge.Listen until ctx ends, then
 // finishes the records already accepted (written and answered) and
 // returns nil.
-func Serve(ctx context.Context, run *app.Run, edge *config.Edge) error {
+func Serve(ctx context.Context, run *stage.Run, edge *config.Edge) error {
 	s, err := listen(edge, run.Log)
 	if err != nil {
 		return err

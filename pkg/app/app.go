@@ -1,7 +1,9 @@
-// Package app is the run harness the four commands share: common flags,
-// configuration with flag > env > file precedence, logging, the data-folder
-// lock, the one-line summary, Prometheus metrics and, in one place, the
-// mapping from errors to exit codes.
+// Package app is the command-line harness the commands share: common
+// flags, configuration with flag > env > file precedence, logging, the
+// data-folder lock, and Action, which runs a stage from the command line
+// (load the configuration, take the lock, run, end with the summary).
+// What a stage needs while it runs is in pkg/stage, which knows nothing
+// of the command line.
 package app
 
 import (
@@ -20,60 +22,21 @@ import (
 
 	"roamsettle/pkg/config"
 	"roamsettle/pkg/lock"
-)
-
-// Exit codes, DESIGN.md "Command-line contract".
-const (
-	ExitOK        = 0
-	ExitFailed    = 1
-	ExitUsage     = 2
-	ExitAttention = 3
-	ExitLocked    = 4
+	"roamsettle/pkg/stage"
 )
 
 // Version is set at build time with -ldflags "-X roamsettle/pkg/app.Version=...".
 var Version = "dev"
 
-// UsageError is bad usage or configuration: exit 2.
-type UsageError struct{ Err error }
-
-func (e *UsageError) Error() string { return e.Err.Error() }
-func (e *UsageError) Unwrap() error { return e.Err }
-
-// Usagef makes a UsageError.
-func Usagef(format string, args ...any) error {
-	return &UsageError{fmt.Errorf(format, args...)}
-}
-
-// AttentionError is a run that finished but set input aside for a person
-// (quarantined, rejected, malformed): exit 3.
-type AttentionError struct{ Msg string }
-
-func (e *AttentionError) Error() string { return e.Msg }
-
-// ExitCode maps an error returned by a command to its exit code. This is
-// the only place where that happens.
-func ExitCode(err error) int {
-	var (
-		usage *UsageError
-		cfg   config.Errors
-		cfg1  *config.Error
-		held  *lock.HeldError
-		att   *AttentionError
-	)
-	switch {
-	case err == nil:
-		return ExitOK
-	case errors.As(err, &held):
-		return ExitLocked
-	case errors.As(err, &usage), errors.As(err, &cfg), errors.As(err, &cfg1):
-		return ExitUsage
-	case errors.As(err, &att):
-		return ExitAttention
-	default:
-		return ExitFailed
-	}
-}
+// ExitStatus is the EXIT STATUS section of every --help.
+const ExitStatus = `
+EXIT STATUS:
+   0  done
+   1  failed (nothing half-written; the next run carries on)
+   2  bad usage or configuration (the message names the file, line and field)
+   3  done, but some input was set aside (quarantined, rejected, malformed) and needs a person
+   4  locked: another run holds the lock (the message names it); --wait waits instead
+`
 
 // Main runs a command's cli.App with args and returns the exit code. It
 // cancels the context on SIGINT/SIGTERM so a command can stop cleanly.
@@ -84,36 +47,50 @@ func Main(a *cli.App, args []string, stderr io.Writer) int {
 	a.ErrWriter = stderr
 	a.ExitErrHandler = func(*cli.Context, error) {} // we map errors ourselves
 	a.OnUsageError = onUsageError
+	a.CustomAppHelpTemplate = cli.AppHelpTemplate + ExitStatus
 	for _, c := range a.Commands {
 		setUsage(c)
 	}
 	err := a.RunContext(ctx, args)
 	if err != nil && strings.HasPrefix(err.Error(), "Required flag") {
-		err = &UsageError{err} // urfave/cli reports these without OnUsageError
+		err = &stage.UsageError{Err: err} // urfave/cli reports these without OnUsageError
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "%s: %v\n", a.Name, err)
 	}
-	return ExitCode(err)
+	return stage.ExitCode(err)
 }
 
 func setUsage(c *cli.Command) {
 	c.OnUsageError = onUsageError
+	if len(c.Subcommands) > 0 {
+		c.CustomHelpTemplate = cli.SubcommandHelpTemplate + ExitStatus
+	} else {
+		c.CustomHelpTemplate = cli.CommandHelpTemplate + ExitStatus
+	}
 	for _, s := range c.Subcommands {
 		setUsage(s)
 	}
 }
 
-func onUsageError(_ *cli.Context, err error, _ bool) error { return &UsageError{err} }
+func onUsageError(_ *cli.Context, err error, _ bool) error { return &stage.UsageError{Err: err} }
 
 // NeedSubcommand is the root action of a command made of subcommands: bare,
 // it shows help and exits 2; with an unknown word it says so.
 func NeedSubcommand(c *cli.Context) error {
 	if c.NArg() > 0 {
-		return Usagef("unknown command %q (see --help)", c.Args().First())
+		return stage.Usagef("unknown command %q (see --help)", c.Args().First())
 	}
 	cli.ShowAppHelp(c)
-	return Usagef("a command is needed")
+	return stage.Usagef("a command is needed")
+}
+
+// NoArgs refuses words after a command that takes none.
+func NoArgs(c *cli.Context) error {
+	if c.NArg() > 0 {
+		return stage.Usagef("unknown command %q (see --help)", c.Args().First())
+	}
+	return nil
 }
 
 // Flags are the flags every command has.
@@ -144,9 +121,9 @@ func Overrides(c *cli.Context, sections ...string) []config.Override {
 	for _, sec := range sections {
 		for _, s := range config.Settings(sec) {
 			if IsSet(c, s.Flag()) {
-				out = append(out, config.Override{Key: s.Key, Value: String(c, s.Flag()), Source: "flag --" + s.Flag()})
+				out = append(out, config.Override{Section: s.Section, Key: s.Key, Value: String(c, s.Flag()), Source: "flag --" + s.Flag()})
 			} else if v, ok := os.LookupEnv(s.Env()); ok {
-				out = append(out, config.Override{Key: s.Key, Value: v, Source: "env " + s.Env()})
+				out = append(out, config.Override{Section: s.Section, Key: s.Key, Value: v, Source: "env " + s.Env()})
 			}
 		}
 	}
@@ -161,11 +138,33 @@ func NewLogger(format string, w io.Writer) (*slog.Logger, error) {
 	case "json":
 		return slog.New(slog.NewJSONHandler(w, nil)), nil
 	}
-	return nil, Usagef("--log-format %q: want text or json", format)
+	return nil, stage.Usagef("--log-format %q: want text or json", format)
 }
 
-// IsTerminal says whether f is a terminal (progress bars only then).
-func IsTerminal(f *os.File) bool { return term.IsTerminal(int(f.Fd())) }
+// NewRun starts a stage run from the common flags: logger, terminal,
+// metrics file.
+func NewRun(c *cli.Context) (*stage.Run, error) {
+	log, err := NewLogger(String(c, "log-format"), c.App.ErrWriter)
+	if err != nil {
+		return nil, err
+	}
+	r := stage.New(CommandName(c), log, c.App.ErrWriter)
+	if f, ok := c.App.ErrWriter.(*os.File); ok {
+		r.Terminal = term.IsTerminal(int(f.Fd()))
+	}
+	r.MetricsFile = String(c, "metrics-file")
+	return r, nil
+}
+
+// CommandName is the full name of the running command, e.g. "roamcollect
+// push" or "roamload".
+func CommandName(c *cli.Context) string {
+	name := c.App.Name
+	if c.Command != nil && c.Command.Name != "" && c.Command.Name != c.App.Name {
+		name += " " + c.Command.FullName()
+	}
+	return name
+}
 
 // LoadConfig loads the configuration for the sections a command needs,
 // with its flag and environment overrides.
@@ -173,7 +172,55 @@ func LoadConfig(c *cli.Context, need config.Need, sections ...string) (*config.C
 	return config.Load(String(c, "config"), false, Overrides(c, sections...), need)
 }
 
-// Lock takes the data-folder lock, honouring --wait.
-func Lock(c *cli.Context, dir, name string) (*lock.Lock, error) {
-	return lock.Acquire(c.Context, dir, name, CommandName(c), Bool(c, "wait"))
+// Lock takes the lock file name in dir, honouring --wait: a waiting run
+// says once whom it waits for, and a signal while it waits ends it
+// (exit 1) with a message saying so.
+func Lock(c *cli.Context, log *slog.Logger, dir, name string) (*lock.Lock, error) {
+	waiting := func(holder string) {
+		log.Info("waiting for the lock", "lock", dir+"/"+name, "holder", holder)
+	}
+	lk, err := lock.Acquire(c.Context, dir, name, CommandName(c), Bool(c, "wait"), waiting)
+	if err != nil && c.Context.Err() != nil && errors.Is(err, c.Context.Err()) {
+		return nil, fmt.Errorf("stopped by a signal while waiting for the lock %s/%s: %w", dir, name, err)
+	}
+	return lk, err
+}
+
+// Spec says what a stage command needs before its stage runs.
+type Spec struct {
+	Need     config.Need // the configuration sections checked
+	Sections []string    // the sections whose settings flags and ROAM_* variables may override
+	// Lock names the lock file the run holds (dir, file name); nil: none.
+	Lock func(*config.Config) (dir, name string)
+	Args bool // the command takes words after it (files); otherwise they are refused
+}
+
+// Action makes the action of a stage command: start the run, load and
+// check the configuration, take the lock, run f, and end with the
+// one-line summary (and the metrics file), whatever the outcome.
+func Action(spec Spec, f func(c *cli.Context, r *stage.Run, cfg *config.Config) error) cli.ActionFunc {
+	return func(c *cli.Context) error {
+		if !spec.Args {
+			if err := NoArgs(c); err != nil {
+				return err
+			}
+		}
+		r, err := NewRun(c)
+		if err != nil {
+			return err
+		}
+		cfg, err := LoadConfig(c, spec.Need, spec.Sections...)
+		if err != nil {
+			return r.Finish(err)
+		}
+		if spec.Lock != nil {
+			dir, name := spec.Lock(cfg)
+			lk, err := Lock(c, r.Log, dir, name)
+			if err != nil {
+				return r.Finish(err)
+			}
+			defer lk.Release()
+		}
+		return r.Finish(f(c, r, cfg))
+	}
 }

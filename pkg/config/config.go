@@ -134,9 +134,10 @@ func Settings(section string) []Setting {
 
 // Override is a value given on the command line or in the environment.
 type Override struct {
-	Key    string // setting key, e.g. "stale_after"
-	Value  string
-	Source string // "flag --stale-after" or "env ROAM_STALE_AFTER"
+	Section string // "settlement" or "edge"
+	Key     string // setting key, e.g. "stale_after"
+	Value   string
+	Source  string // "flag --stale-after" or "env ROAM_STALE_AFTER"
 }
 
 type fileNAS struct {

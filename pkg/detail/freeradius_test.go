@@ -16,11 +16,11 @@ import (
 	"time"
 
 	"roamsettle/internal/testbin"
-	"roamsettle/pkg/app"
 	"roamsettle/pkg/config"
 	"roamsettle/pkg/detail"
 	"roamsettle/pkg/sim"
 	"roamsettle/pkg/spool"
+	"roamsettle/pkg/stage"
 )
 
 // radiusdConf is a minimal FreeRADIUS 3 server that writes every
@@ -214,4 +214,4 @@ func keys(t *testing.T, m *detail.Mapper, data []byte) []string {
 	return out
 }
 
-func newRun(t *testing.T) *app.Run { return app.NewRunTo("roamcollect import", io.Discard) }
+func newRun(t *testing.T) *stage.Run { return stage.NewText("roamcollect import", io.Discard) }

@@ -11,9 +11,9 @@ import (
 	"io"
 	"os"
 
-	"roamsettle/pkg/app"
 	"roamsettle/pkg/config"
 	"roamsettle/pkg/spool"
+	"roamsettle/pkg/stage"
 )
 
 // Chunk is how many records go to the spool in one group commit.
@@ -25,8 +25,8 @@ const checkpointEvery = 20
 
 // Import reads the detail files into the spool, remembering how far it got.
 // Malformed records are reported and set aside; the rest is imported and
-// the run ends with an *app.AttentionError.
-func Import(ctx context.Context, run *app.Run, edge *config.Edge, files []string) error {
+// the run ends with an *stage.AttentionError.
+func Import(ctx context.Context, run *stage.Run, edge *config.Edge, files []string) error {
 	m, err := NewMapper(edge)
 	if err != nil {
 		return err
@@ -84,13 +84,13 @@ func (im *importer) files(ctx context.Context, files []string) error {
 	}
 	if len(im.attention) > 0 {
 		msg := fmt.Sprintf("%d record(s) or file(s) need attention; first: %v", len(im.attention), im.attention[0])
-		return &app.AttentionError{Msg: msg}
+		return &stage.AttentionError{Msg: msg}
 	}
 	return nil
 }
 
 type importer struct {
-	run       *app.Run
+	run       *stage.Run
 	m         *Mapper
 	state     *State
 	store     *spool.Store

@@ -13,14 +13,14 @@ import (
 	"strings"
 	"testing"
 
-	"roamsettle/pkg/app"
 	"roamsettle/pkg/spool"
+	"roamsettle/pkg/stage"
 )
 
-// testRun makes an app.Run whose log goes to log.
-func testRun(t *testing.T, log io.Writer) *app.Run {
+// testRun makes an stage.Run whose log goes to log.
+func testRun(t *testing.T, log io.Writer) *stage.Run {
 	t.Helper()
-	return app.NewRunTo("roamcollect import", log)
+	return stage.NewText("roamcollect import", log)
 }
 
 // sessions writes n Start/Stop pairs as FreeRADIUS would, from session
@@ -103,8 +103,8 @@ func TestImportRerunAndRotation(t *testing.T) {
 		t.Fatal(err)
 	}
 	c, err, log := runImport(t, spoolDir, live)
-	if app.ExitCode(err) != app.ExitAttention {
-		t.Fatalf("first import: %v (exit %d), want exit 3", err, app.ExitCode(err))
+	if stage.ExitCode(err) != stage.ExitAttention {
+		t.Fatalf("first import: %v (exit %d), want exit 3", err, stage.ExitCode(err))
 	}
 	badLine := strings.Count(sessions(0, 700), "\n") + 1
 	want := fmt.Sprintf("%s:%d: NAS-IP-Address: no [[edge.nas]] has address 192.0.2.99", live, badLine)
@@ -197,7 +197,7 @@ func TestImportRewrittenFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	c, err, _ := runImport(t, spoolDir, file)
-	if app.ExitCode(err) != app.ExitAttention || !strings.Contains(err.Error(), "rewritten in place") || c.imported != 0 {
+	if stage.ExitCode(err) != stage.ExitAttention || !strings.Contains(err.Error(), "rewritten in place") || c.imported != 0 {
 		t.Fatalf("rewritten file: %+v, %v", c, err)
 	}
 	// Cut short: likewise.
@@ -205,7 +205,7 @@ func TestImportRewrittenFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err, _ = runImport(t, spoolDir, file)
-	if app.ExitCode(err) != app.ExitAttention || !strings.Contains(err.Error(), "truncated or rewritten") {
+	if stage.ExitCode(err) != stage.ExitAttention || !strings.Contains(err.Error(), "truncated or rewritten") {
 		t.Fatalf("truncated file: %v", err)
 	}
 }
@@ -217,8 +217,8 @@ func TestImportMissingFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	c, err, _ := runImport(t, filepath.Join(dir, "spool"), filepath.Join(dir, "nope"), good)
-	if app.ExitCode(err) != app.ExitFailed || !errors.Is(err, fs.ErrNotExist) {
-		t.Fatalf("missing file: %v (exit %d), want exit 1", err, app.ExitCode(err))
+	if stage.ExitCode(err) != stage.ExitFailed || !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("missing file: %v (exit %d), want exit 1", err, stage.ExitCode(err))
 	}
 	if c.imported != 2 {
 		t.Errorf("the other file must still be imported: %+v", c)

@@ -11,18 +11,18 @@ import (
 	"time"
 
 	"roamsettle/internal/testbin"
-	"roamsettle/pkg/app"
 	"roamsettle/pkg/batch"
 	"roamsettle/pkg/config"
 	"roamsettle/pkg/spool"
+	"roamsettle/pkg/stage"
 	"roamsettle/pkg/store"
 )
 
-// newRun makes an app.Run logging to a buffer the test can read.
-func newRun(t *testing.T) (*app.Run, *testbin.Output) {
+// newRun makes an stage.Run logging to a buffer the test can read.
+func newRun(t *testing.T) (*stage.Run, *testbin.Output) {
 	t.Helper()
 	logs := &testbin.Output{}
-	return app.NewRunTo("roamload", logs), logs
+	return stage.NewText("roamload", logs), logs
 }
 
 // central makes the central host's folders under a temp folder.

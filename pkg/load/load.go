@@ -17,11 +17,11 @@ import (
 	"strings"
 	"time"
 
-	"roamsettle/pkg/app"
 	"roamsettle/pkg/batch"
 	"roamsettle/pkg/config"
 	"roamsettle/pkg/durable"
 	"roamsettle/pkg/spool"
+	"roamsettle/pkg/stage"
 	"roamsettle/pkg/store"
 )
 
@@ -71,7 +71,7 @@ type inboundBatch struct {
 
 type loader struct {
 	ctx   context.Context
-	run   *app.Run
+	run   *stage.Run
 	s     *config.Settlement
 	opts  Options
 	db    *store.DB // nil in a dry run without a database
@@ -81,8 +81,8 @@ type loader struct {
 
 // Load loads every complete batch in the inbound folder, in sender and
 // sequence order. A batch that fails its checks is quarantined and the run
-// goes on; the run then returns an *app.AttentionError (exit 3).
-func Load(ctx context.Context, run *app.Run, s *config.Settlement, opts Options) error {
+// goes on; the run then returns an *stage.AttentionError (exit 3).
+func Load(ctx context.Context, run *stage.Run, s *config.Settlement, opts Options) error {
 	for _, c := range []string{countBatches, countLoaded, countCopies, countQuarantined, countRecords, countGaps} {
 		run.Add(c, 0)
 	}
@@ -129,7 +129,7 @@ func Load(ctx context.Context, run *app.Run, s *config.Settlement, opts Options)
 		if opts.DryRun {
 			verb = "would be quarantined"
 		}
-		return &app.AttentionError{Msg: fmt.Sprintf("%d batch(es) %s, see %s: %s", len(l.held), verb, s.Quarantine, strings.Join(l.held, ", "))}
+		return &stage.AttentionError{Msg: fmt.Sprintf("%d batch(es) %s, see %s: %s", len(l.held), verb, s.Quarantine, strings.Join(l.held, ", "))}
 	}
 	return nil
 }

@@ -9,9 +9,9 @@ import (
 	"strings"
 	"testing"
 
-	"roamsettle/pkg/app"
 	"roamsettle/pkg/config"
 	"roamsettle/pkg/spool"
+	"roamsettle/pkg/stage"
 )
 
 const b1, b2, b3 = "ISPB-0000000001", "ISPB-0000000002", "ISPB-0000000003"
@@ -244,7 +244,7 @@ func TestChecks(t *testing.T) {
 			s := central(t)
 			tc.setup(t, s)
 			r := load(t, s, Options{})
-			var att *app.AttentionError
+			var att *stage.AttentionError
 			if got := errors.As(r.err, &att); got != tc.attention || (r.err != nil && !got) {
 				t.Fatalf("error %v, want attention %v\n%s", r.err, tc.attention, r.logs)
 			}
@@ -389,7 +389,7 @@ func TestDryRunTouchesNothing(t *testing.T) {
 	editFile(t, filepath.Join(s.Inbound, b2+".manifest"), "\nrecords 4\n", "\nrecords 5\n")
 	before := files(t, s.Inbound)
 	r := load(t, s, Options{DryRun: true})
-	var att *app.AttentionError
+	var att *stage.AttentionError
 	if !errors.As(r.err, &att) || r.counts[countLoaded] != 1 || r.counts[countQuarantined] != 1 || r.counts[countRecords] != 4 {
 		t.Fatalf("%v %v\n%s", r.err, r.counts, r.logs)
 	}
@@ -467,7 +467,7 @@ func TestInterruptedRunsFinish(t *testing.T) {
 			}})
 		}()
 		r := load(t, s, Options{})
-		var att *app.AttentionError
+		var att *stage.AttentionError
 		if !errors.As(r.err, &att) || r.counts[countQuarantined] != 1 {
 			t.Fatalf("%v %v", r.err, r.counts)
 		}

@@ -21,11 +21,7 @@ type HeldError struct {
 }
 
 func (e *HeldError) Error() string {
-	h := e.Holder
-	if h == "" {
-		h = "unknown holder"
-	}
-	return fmt.Sprintf("%s is locked by another run (%s)", e.Path, h)
+	return fmt.Sprintf("%s is locked by another run (%s); give --wait to wait for it", e.Path, e.Holder)
 }
 
 // Lock is a held lock; Release lets it go.
@@ -34,9 +30,10 @@ type Lock struct {
 }
 
 // Acquire takes the lock file name in dir for the command what. With wait
-// it blocks until the lock is free or ctx ends; otherwise a held lock
-// returns *HeldError at once.
-func Acquire(ctx context.Context, dir, name, what string, wait bool) (*Lock, error) {
+// it blocks until the lock is free or ctx ends, calling waiting (when not
+// nil) once with what the holder wrote; otherwise a held lock returns
+// *HeldError at once.
+func Acquire(ctx context.Context, dir, name, what string, wait bool, waiting func(holder string)) (*Lock, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
@@ -55,14 +52,17 @@ func Acquire(ctx context.Context, dir, name, what string, wait bool) (*Lock, err
 			return nil, fmt.Errorf("lock %s: %w", path, err)
 		}
 		if !wait {
-			b, _ := os.ReadFile(path)
 			f.Close()
-			return nil, &HeldError{Path: path, Holder: strings.TrimSpace(string(b))}
+			return nil, &HeldError{Path: path, Holder: holder(path)}
+		}
+		if waiting != nil {
+			waiting(holder(path))
+			waiting = nil
 		}
 		select {
 		case <-ctx.Done():
 			f.Close()
-			return nil, ctx.Err()
+			return nil, fmt.Errorf("waiting for %s: %w", path, ctx.Err())
 		case <-time.After(200 * time.Millisecond):
 		}
 	}
@@ -72,6 +72,15 @@ func Acquire(ctx context.Context, dir, name, what string, wait bool) (*Lock, err
 		f.WriteAt([]byte(info), 0)
 	}
 	return &Lock{f: f}, nil
+}
+
+// holder is what the lock's holder wrote in it.
+func holder(path string) string {
+	b, _ := os.ReadFile(path)
+	if h := strings.TrimSpace(string(b)); h != "" {
+		return h
+	}
+	return "unknown holder"
 }
 
 // Release lets the lock go. The file stays, so its inode stays the same for

@@ -16,7 +16,6 @@ import (
 	"strings"
 	"syscall"
 
-	"roamsettle/pkg/app"
 	"roamsettle/pkg/batch"
 	"roamsettle/pkg/durable"
 	"roamsettle/pkg/spool"
@@ -173,7 +172,7 @@ func (p *pusher) build(ctx context.Context) (string, int, error) {
 	if up != nil {
 		w.Tee(up)
 	}
-	bar := app.NewProgress(p.run.Stderr, "bundle", "files", int64(len(names)))
+	bar := p.run.Progress("bundle", "files", int64(len(names)))
 	good, bad := 0, 0
 	for r := range prepare(p.l.Ready(), names) {
 		if err := ctx.Err(); err != nil {

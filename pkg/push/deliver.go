@@ -12,8 +12,8 @@ import (
 	"syscall"
 	"time"
 
-	"roamsettle/pkg/app"
 	"roamsettle/pkg/batch"
+	"roamsettle/pkg/stage"
 	"roamsettle/pkg/transport/sftp"
 )
 
@@ -102,7 +102,7 @@ func (p *pusher) send(ctx context.Context, files []string, total int64) error {
 		}
 		p.tr = tr
 	}
-	bar := app.NewProgress(p.run.Stderr, "upload", "B", total)
+	bar := p.run.Progress("upload", "B", total)
 	defer bar.Done()
 	progress := p.progress(bar)
 	for _, f := range files {
@@ -149,7 +149,7 @@ func (p *pusher) send(ctx context.Context, files []string, total int64) error {
 }
 
 // progress reports uploaded bytes to the bar and the Progress option.
-func (p *pusher) progress(bar *app.Progress) func(int64) {
+func (p *pusher) progress(bar *stage.Progress) func(int64) {
 	return func(n int64) {
 		bar.Add(n)
 		if p.opt.Progress != nil {

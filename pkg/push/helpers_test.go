@@ -12,18 +12,18 @@ import (
 
 	"roamsettle/internal/sshdtest"
 	"roamsettle/internal/testbin"
-	"roamsettle/pkg/app"
 	"roamsettle/pkg/batch"
 	"roamsettle/pkg/config"
 	"roamsettle/pkg/push"
 	"roamsettle/pkg/spool"
+	"roamsettle/pkg/stage"
 )
 
-// newRun makes an app.Run logging to a buffer the test can read.
-func newRun(t *testing.T) (*app.Run, *testbin.Output) {
+// newRun makes an stage.Run logging to a buffer the test can read.
+func newRun(t *testing.T) (*stage.Run, *testbin.Output) {
 	t.Helper()
 	logs := &testbin.Output{}
-	return app.NewRunTo("roamcollect push", logs), logs
+	return stage.NewText("roamcollect push", logs), logs
 }
 
 // writeReady puts n closed sessions in spool/ready/, each a realistic
@@ -150,7 +150,7 @@ func fastOptions() push.Options {
 	return push.Options{Attempts: 1, Backoff: 10 * time.Millisecond}
 }
 
-func pushNow(t *testing.T, edge *config.Edge, opt push.Options) (*app.Run, *testbin.Output, error) {
+func pushNow(t *testing.T, edge *config.Edge, opt push.Options) (*stage.Run, *testbin.Output, error) {
 	t.Helper()
 	run, logs := newRun(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)

@@ -21,11 +21,11 @@ import (
 	"path/filepath"
 	"time"
 
-	"roamsettle/pkg/app"
 	"roamsettle/pkg/batch"
 	"roamsettle/pkg/config"
 	"roamsettle/pkg/lock"
 	"roamsettle/pkg/spool"
+	"roamsettle/pkg/stage"
 	"roamsettle/pkg/transport/local"
 	"roamsettle/pkg/transport/sftp"
 )
@@ -53,9 +53,6 @@ const (
 	BadDir      = "bad"      // spool files that cannot be read back, each with a .reason
 	StateDir    = "state"    // <SENDER>.seq: the last sequence number used
 	ReasonExt   = ".reason"
-	// openLock is the lock the listener, import and sweep hold on open/
-	// (cmd/roamcollect); push takes it only to sweep.
-	openLock = ".open.lock"
 )
 
 // Options tune a push; the zero value is what roamcollect uses.
@@ -83,13 +80,13 @@ func (o *Options) defaults() {
 }
 
 // Push sends the pending batch, or a new one made of spool/ready/.
-func Push(ctx context.Context, run *app.Run, edge *config.Edge) error {
+func Push(ctx context.Context, run *stage.Run, edge *config.Edge) error {
 	return PushWith(ctx, run, edge, Options{})
 }
 
-// PushWith is Push with options. It returns *app.AttentionError when it
+// PushWith is Push with options. It returns *stage.AttentionError when it
 // delivered everything it could but set unreadable spool files aside.
-func PushWith(ctx context.Context, run *app.Run, edge *config.Edge, opt Options) error {
+func PushWith(ctx context.Context, run *stage.Run, edge *config.Edge, opt Options) error {
 	opt.defaults()
 	p := &pusher{run: run, edge: edge, opt: opt, l: spool.Layout{Root: edge.Spool}}
 	if opt.Dial == nil {
@@ -128,14 +125,14 @@ func PushWith(ctx context.Context, run *app.Run, edge *config.Edge, opt Options)
 		run.Log.Info("nothing to push: spool/ready is empty")
 	}
 	if bad > 0 {
-		return &app.AttentionError{Msg: fmt.Sprintf("%d spool file(s) could not be read back and were set aside in %s (each with a %s file saying why); the rest was pushed",
+		return &stage.AttentionError{Msg: fmt.Sprintf("%d spool file(s) could not be read back and were set aside in %s (each with a %s file saying why); the rest was pushed",
 			bad, p.dir(BadDir), ReasonExt)}
 	}
 	return nil
 }
 
 type pusher struct {
-	run  *app.Run
+	run  *stage.Run
 	edge *config.Edge
 	opt  Options
 	l    spool.Layout
@@ -150,7 +147,7 @@ func (p *pusher) outgoing() string       { return p.dir(OutgoingDir) }
 // sweep closes stale open sessions first, so they travel in this batch.
 // A running listener holds the open/ lock and sweeps by itself.
 func (p *pusher) sweep(ctx context.Context) error {
-	lk, err := lock.Acquire(ctx, p.l.Root, openLock, "roamcollect push (sweep)", false)
+	lk, err := lock.Acquire(ctx, p.l.Root, spool.OpenLock, "roamcollect push (sweep)", false, nil)
 	var held *lock.HeldError
 	if errors.As(err, &held) {
 		p.run.Log.Info("not sweeping: another run holds the open/ lock and sweeps itself", "holder", held.Holder)
@@ -173,7 +170,7 @@ func (p *pusher) sweep(ctx context.Context) error {
 }
 
 // Dial opens the destination the configuration names.
-func Dial(ctx context.Context, edge *config.Edge, run *app.Run) (Transport, error) {
+func Dial(ctx context.Context, edge *config.Edge, run *stage.Run) (Transport, error) {
 	if edge.PushURL == nil {
 		return local.Open(edge.Push)
 	}
@@ -197,12 +194,12 @@ func (p *pusher) closeTransport() {
 
 // Prune removes sent batches whose delivery finished more than olderThan
 // ago. A batch folder counts as finished when its manifest is in it.
-func Prune(run *app.Run, edge *config.Edge, olderThan time.Duration) error {
+func Prune(run *stage.Run, edge *config.Edge, olderThan time.Duration) error {
 	return PruneAt(run, edge, olderThan, time.Now())
 }
 
 // PruneAt is Prune as of now.
-func PruneAt(run *app.Run, edge *config.Edge, olderThan time.Duration, now time.Time) error {
+func PruneAt(run *stage.Run, edge *config.Edge, olderThan time.Duration, now time.Time) error {
 	sent := spool.Layout{Root: edge.Spool}.Sent()
 	ents, err := os.ReadDir(sent)
 	if err != nil {

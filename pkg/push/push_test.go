@@ -18,12 +18,12 @@ import (
 	"time"
 
 	"roamsettle/internal/sshdtest"
-	"roamsettle/pkg/app"
 	"roamsettle/pkg/batch"
 	"roamsettle/pkg/config"
 	"roamsettle/pkg/lock"
 	"roamsettle/pkg/push"
 	"roamsettle/pkg/spool"
+	"roamsettle/pkg/stage"
 	"roamsettle/pkg/transport/local"
 	"roamsettle/pkg/transport/sftp"
 )
@@ -144,8 +144,8 @@ func TestPushRefused(t *testing.T) {
 			if err == nil {
 				t.Fatal("push succeeded")
 			}
-			if code := app.ExitCode(err); code != app.ExitFailed {
-				t.Errorf("exit code %d, want %d", code, app.ExitFailed)
+			if code := stage.ExitCode(err); code != stage.ExitFailed {
+				t.Errorf("exit code %d, want %d", code, stage.ExitFailed)
 			}
 			for _, w := range tc.want {
 				if !strings.Contains(err.Error(), w) {
@@ -273,8 +273,8 @@ func TestPushServerKilledMidUpload(t *testing.T) {
 	if err == nil {
 		t.Fatal("push succeeded although the server was killed")
 	}
-	if app.ExitCode(err) != app.ExitFailed || !push.Transient(err) {
-		t.Errorf("exit %d, transient %v: %v", app.ExitCode(err), push.Transient(err), err)
+	if stage.ExitCode(err) != stage.ExitFailed || !push.Transient(err) {
+		t.Errorf("exit %d, transient %v: %v", stage.ExitCode(err), push.Transient(err), err)
 	}
 	t.Logf("first run: %v", err)
 	if r, sent, _ := countRecords(t, edge.Spool); r != recs || sent != 0 {
@@ -437,8 +437,8 @@ func TestPushSetsAsideUnreadable(t *testing.T) {
 		os.WriteFile(filepath.Join(ready, name), []byte(content), 0o644)
 	}
 	run, logs, err := pushNow(t, edge, fastOptions())
-	var att *app.AttentionError
-	if !errors.As(err, &att) || app.ExitCode(err) != app.ExitAttention {
+	var att *stage.AttentionError
+	if !errors.As(err, &att) || stage.ExitCode(err) != stage.ExitAttention {
 		t.Fatalf("got %v, want an AttentionError (exit 3)", err)
 	}
 	if run.Count("bad") != 3 || !strings.Contains(logs.String(), "set aside") {
@@ -511,7 +511,7 @@ func TestPushSweepsStaleSessions(t *testing.T) {
 				t.Fatal(err)
 			}
 			if tc.listener {
-				lk, err := lock.Acquire(context.Background(), edge.Spool, ".open.lock", "roamcollect listen", false)
+				lk, err := lock.Acquire(context.Background(), edge.Spool, ".open.lock", "roamcollect listen", false, nil)
 				if err != nil {
 					t.Fatal(err)
 				}

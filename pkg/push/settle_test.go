@@ -233,7 +233,7 @@ func TestPushWithConcurrentWriter(t *testing.T) {
 			l := spool.Layout{Root: edge.Spool}
 			want := names(t, l.Ready())
 			// Like a listener: hold .open.lock, so push does not sweep.
-			lk, err := lock.Acquire(context.Background(), edge.Spool, ".open.lock", "test writer", false)
+			lk, err := lock.Acquire(context.Background(), edge.Spool, ".open.lock", "test writer", false, nil)
 			if err != nil {
 				t.Fatal(err)
 			}

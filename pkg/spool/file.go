@@ -23,6 +23,10 @@ const (
 	SentDir  = "sent"  // pushed, one sub-folder per batch
 )
 
+// OpenLock is the lock file in the spool root held by every writer of
+// open/ (the listener, import and sweep; push only while it sweeps).
+const OpenLock = ".open.lock"
+
 // FileExt ends every spool file name.
 const FileExt = ".sess"
 

@@ -1,4 +1,4 @@
-package app
+package stage
 
 import (
 	"bytes"
@@ -9,7 +9,7 @@ import (
 
 func TestProgressOnlyOnTerminal(t *testing.T) {
 	var buf bytes.Buffer
-	p := NewProgress(&buf, "upload", "B", 100)
+	p := NewText("t", &buf).Progress("upload", "B", 100)
 	if p != nil {
 		t.Fatal("a progress bar on a non-terminal")
 	}

@@ -1,33 +1,22 @@
-package app
+package stage
 
 import (
 	"fmt"
 	"io"
-	"os"
 	"strings"
 	"sync"
 	"time"
 )
 
-// Progress is a one-line progress bar on a terminal. NewProgress returns
-// nil when w is not a terminal, and every method of a nil *Progress does
-// nothing, so callers need not check (logs and pipes stay clean).
+// Progress is a one-line progress bar on a terminal. Run.Progress returns
+// nil when stderr is not a terminal, and every method of a nil *Progress
+// does nothing, so callers need not check (logs and pipes stay clean).
 type Progress struct {
 	mu          sync.Mutex
 	w           io.Writer
 	label, unit string
 	total, done int64
 	start, last time.Time
-}
-
-// NewProgress starts a bar counting to total in unit ("B" shows sizes).
-func NewProgress(w io.Writer, label, unit string, total int64) *Progress {
-	f, ok := w.(*os.File)
-	if !ok || !IsTerminal(f) || total <= 0 {
-		return nil
-	}
-	now := time.Now()
-	return &Progress{w: w, label: label, unit: unit, total: total, start: now}
 }
 
 // Add counts n more; the bar is redrawn at most ten times a second.
