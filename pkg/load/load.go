@@ -48,6 +48,7 @@ const (
 	countCopies      = "copies"
 	countQuarantined = "quarantined"
 	countRecords     = "records"
+	countProblems    = "problems" // records loaded with a value their row cannot hold
 	countGaps        = "gaps"
 )
 
@@ -83,7 +84,7 @@ type loader struct {
 // sequence order. A batch that fails its checks is quarantined and the run
 // goes on; the run then returns an *stage.AttentionError (exit 3).
 func Load(ctx context.Context, run *stage.Run, s *config.Settlement, opts Options) error {
-	for _, c := range []string{countBatches, countLoaded, countCopies, countQuarantined, countRecords, countGaps} {
+	for _, c := range []string{countBatches, countLoaded, countCopies, countQuarantined, countRecords, countProblems, countGaps} {
 		run.Add(c, 0)
 	}
 	l := &loader{ctx: ctx, run: run, s: s, opts: opts, would: map[string]map[uint64]bool{}}
@@ -303,8 +304,9 @@ func (l *loader) dryRun(b inboundBatch, mpath string, log *slog.Logger) error {
 		if n++; n%4096 == 0 && l.ctx.Err() != nil {
 			return &fatal{l.ctx.Err()}
 		}
-		if err := row.Fill(rec, zones); err != nil {
-			return fmt.Errorf("member %s:%d: %w", mb.Name, line, err)
+		if row.Fill(rec, zones); row.Problem != "" {
+			l.run.Add(countProblems, 1)
+			log.Warn("dry run: record would be loaded with a problem on its row", "member", mb.Name, "line", line, "problem", row.Problem)
 		}
 		return nil
 	})
@@ -335,16 +337,10 @@ func (l *loader) load(b inboundBatch, mpath string, mi *manifestInfo, log *slog.
 		if n++; n%4096 == 0 && l.ctx.Err() != nil {
 			return &fatal{l.ctx.Err()}
 		}
-		err := tx.AddRecord(mb, line, rec)
-		var ve *store.ValueError
-		switch {
-		case err == nil:
-			return nil
-		case errors.As(err, &ve):
-			return fmt.Errorf("member %s:%d: %w", mb.Name, line, err)
-		default:
+		if err := tx.AddRecord(mb, line, rec); err != nil {
 			return &fatal{fmt.Errorf("batch %s member %s line %d: %w", b.base, mb.Name, line, err)}
 		}
+		return nil
 	})
 	if err == nil {
 		err = l.addEmptyMembers(tx, mpath, hdr)
@@ -367,6 +363,16 @@ func (l *loader) load(b inboundBatch, mpath string, mi *manifestInfo, log *slog.
 	l.noteLoaded(b)
 	l.run.Add(countLoaded, 1)
 	l.run.Add(countRecords, tx.Records())
+	if n, first := tx.Problems(); n > 0 {
+		l.run.Add(countProblems, n)
+		for _, p := range first {
+			log.Warn("record loaded with a problem recorded on its row; roamclean rejects it (BAD_COUNTER)",
+				"entry_id", p.EntryID, "member_id", p.Member, "line", p.Line, "problem", p.Text)
+		}
+		if n > int64(len(first)) {
+			log.Warn(fmt.Sprintf("%d more records of the batch have a problem on their row (SELECT entry_id, problem FROM raw WHERE problem IS NOT NULL)", n-int64(len(first))))
+		}
+	}
 	slot, err := l.moveAside(l.s.Archive, b)
 	if err != nil {
 		return fmt.Errorf("batch %s is loaded (batch_id %d) but could not be moved to %s: %w; the next run moves it", b.base, tx.BatchID(), l.s.Archive, err)

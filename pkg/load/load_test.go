@@ -2,6 +2,7 @@ package load
 
 import (
 	"bytes"
+	"database/sql"
 	"errors"
 	"math"
 	"os"
@@ -157,9 +158,11 @@ func TestChecks(t *testing.T) {
 				recs[1].InputOctets = math.MaxUint64
 				makeBatchOf(t, s.Inbound, t.TempDir(), "ISPB", 1, [][]spool.Record{sessionRecords(1, base), recs})
 			},
-			want:      map[string]int64{countBatches: 1, countQuarantined: 1},
-			attention: true,
-			reason:    []string{"member nas1_20260630T180000Z_4D2A0000.sess:3", "input_octets"},
+			// A legal 64-bit counter (Gigawords and Octets both 2^32-1)
+			// SQLite cannot hold: the record's problem, recorded on its
+			// row for roamclean (BAD_COUNTER); the batch loads whole.
+			want: map[string]int64{countBatches: 1, countLoaded: 1, countRecords: 4, countProblems: 1},
+			rows: 4,
 		},
 		{
 			name: "temporary upload names are ignored",
@@ -248,7 +251,7 @@ func TestChecks(t *testing.T) {
 			if got := errors.As(r.err, &att); got != tc.attention || (r.err != nil && !got) {
 				t.Fatalf("error %v, want attention %v\n%s", r.err, tc.attention, r.logs)
 			}
-			for _, c := range []string{countBatches, countLoaded, countCopies, countQuarantined, countRecords, countGaps} {
+			for _, c := range []string{countBatches, countLoaded, countCopies, countQuarantined, countRecords, countProblems, countGaps} {
 				if r.counts[c] != tc.want[c] {
 					t.Errorf("count %s = %d, want %d", c, r.counts[c], tc.want[c])
 				}
@@ -479,4 +482,33 @@ func TestInterruptedRunsFinish(t *testing.T) {
 			t.Errorf("reason lost: %s", data)
 		}
 	})
+}
+
+// TestCounterProblemOnItsRow: the record whose counter does not fit is
+// loaded with its problem on its row; the records beside it are untouched.
+func TestCounterProblemOnItsRow(t *testing.T) {
+	s := central(t)
+	bad := sessionRecords(0, base)
+	bad[1].InputOctets = math.MaxUint64 // Acct-Input-Gigawords and -Octets both 4294967295
+	makeBatchOf(t, s.Inbound, t.TempDir(), "ISPB", 1, [][]spool.Record{sessionRecords(1, base), bad})
+	r := load(t, s, Options{})
+	if r.err != nil || r.counts[countLoaded] != 1 || r.counts[countProblems] != 1 {
+		t.Fatalf("err %v, counts %v\n%s", r.err, r.counts, r.logs)
+	}
+	if !strings.Contains(r.logs, "BAD_COUNTER") || !strings.Contains(r.logs, "line=3") {
+		t.Errorf("the log does not place the problem:\n%s", r.logs)
+	}
+	db := openDB(t, s)
+	var in sql.NullInt64
+	var problem string
+	var line int64
+	if err := db.SQL().QueryRow("SELECT input_octets, problem, line FROM raw WHERE problem IS NOT NULL").Scan(&in, &problem, &line); err != nil {
+		t.Fatal(err)
+	}
+	if in.Valid || line != 3 || !strings.Contains(problem, "input_octets 18446744073709551615") {
+		t.Errorf("row: input_octets %v, line %d, problem %q", in, line, problem)
+	}
+	if n := queryInt(t, s, "SELECT count(*) FROM raw WHERE problem IS NULL AND input_octets IS NOT NULL"); n != 3 {
+		t.Errorf("%d good rows, want 3", n)
+	}
 }

@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -48,14 +47,18 @@ type BatchTx struct {
 	lastMember  int // Index of the member of the last record
 	membersSeen int64
 
-	cur   *chunk
-	work  chan *chunk
-	free  chan *chunk
-	wg    sync.WaitGroup
-	mu    sync.Mutex
-	werr  error // the writer's first error
-	ended bool
-	done  bool
+	cur  *chunk
+	work chan *chunk
+	free chan *chunk
+	wg   sync.WaitGroup
+	mu   sync.Mutex
+	werr error // the writer's first error
+	// problemCount rows held a value they cannot hold, the first of
+	// which are in problems; under mu.
+	problemCount int64
+	problems     []Problem
+	ended        bool
+	done         bool
 }
 
 // BatchInfo is what the batches table records about a batch.
@@ -189,10 +192,15 @@ func (t *BatchTx) writer(insRaw, insMember *rawStmt) {
 			p := &c.recs[i]
 			c.rows = append(c.rows, Row{})
 			r := &c.rows[i]
-			if err == nil {
-				err = r.Fill(&p.rec, t.zones)
-			}
+			r.Fill(&p.rec, t.zones)
 			r.EntryID, r.BatchID, r.MemberID, r.Line = p.entry, t.batchID, p.member, p.line
+			if r.Problem != "" {
+				t.mu.Lock()
+				if t.problemCount++; len(t.problems) < maxProblems {
+					t.problems = append(t.problems, Problem{EntryID: r.EntryID, Member: p.member, Line: p.line, Text: r.Problem})
+				}
+				t.mu.Unlock()
+			}
 		}
 		for i := 0; err == nil && i < len(c.rows); i++ {
 			if err = insRaw.reserve(c.rows[i].textLen()); err == nil {
@@ -203,10 +211,7 @@ func (t *BatchTx) writer(insRaw, insMember *rawStmt) {
 			}
 		}
 		if err != nil {
-			var ve *ValueError
-			if !errors.As(err, &ve) {
-				err = fmt.Errorf("batch %d: %w", t.batchID, err)
-			}
+			err = fmt.Errorf("batch %d: %w", t.batchID, err)
 			t.mu.Lock()
 			if t.werr == nil {
 				t.werr = err
@@ -217,6 +222,25 @@ func (t *BatchTx) writer(insRaw, insMember *rawStmt) {
 		c.recs, c.rows, c.members = c.recs[:0], c.rows[:0], c.members[:0]
 		t.free <- c
 	}
+}
+
+// Problem is a record loaded with a value its row cannot hold.
+type Problem struct {
+	EntryID, Member, Line int64
+	Text                  string
+}
+
+// maxProblems bounds the problems a BatchTx keeps for messages; the
+// rows themselves all say theirs.
+const maxProblems = 10
+
+// Problems returns how many records of the batch were loaded with a
+// problem recorded on their row, and the first few of them; complete
+// after Commit.
+func (t *BatchTx) Problems() (int64, []Problem) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.problemCount, t.problems
 }
 
 func (t *BatchTx) writerErr() error {
@@ -232,12 +256,10 @@ func (t *BatchTx) send() {
 
 // AddRecord queues one record with its lineage: its member file and line.
 // The writer turns it into a row, so that work runs beside the reading.
-// A *ValueError is the record's fault; any other error is the database's.
+// An error is the database's: a value the row cannot hold is recorded on
+// the row (Problems), never refused.
 func (t *BatchTx) AddRecord(mb *batch.Member, line int, rec *spool.Record) error {
 	if err := t.writerErr(); err != nil {
-		return err
-	}
-	if err := checkCounters(rec); err != nil {
 		return err
 	}
 	if mb.Index != t.lastMember {

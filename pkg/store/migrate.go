@@ -91,6 +91,54 @@ CREATE TABLE raw (
 	line               INTEGER NOT NULL
 );
 `},
+	{2, "raw: a counter that does not fit is NULL, and problem says why", `
+CREATE TABLE raw_v2 (
+	entry_id           INTEGER PRIMARY KEY,
+	user_name          TEXT,
+	user_domain        TEXT,
+	status_type        TEXT    NOT NULL,
+	session_id         TEXT,
+	session_time       INTEGER NOT NULL,
+	delay_time         INTEGER NOT NULL,
+	nas_id             TEXT,
+	local_aas_id       TEXT,
+	home_aas_id        TEXT,
+	stop_time_gmt      TEXT    NOT NULL,
+	stop_time_local    TEXT,
+	time_zone          TEXT,
+	create_date        TEXT    NOT NULL,
+	history_time       TEXT,
+	record_status      TEXT    NOT NULL,
+	pair_status        TEXT,
+	user_name_sent     TEXT,
+	event_stamped      INTEGER NOT NULL,
+	nas_ip             TEXT,
+	nas_identifier     TEXT,
+	source             TEXT,
+	packet_id          INTEGER,
+	authenticator      TEXT,
+	nas_port           TEXT,
+	nas_port_id        TEXT,
+	nas_port_type      TEXT,
+	calling_station_id TEXT,
+	called_station_id  TEXT,
+	framed_ip          TEXT,
+	input_octets       INTEGER,
+	output_octets      INTEGER,
+	input_packets      INTEGER,
+	output_packets     INTEGER,
+	terminate_cause    TEXT,
+	class              TEXT,
+	origin             TEXT,
+	batch_id           INTEGER NOT NULL REFERENCES batches (batch_id),
+	member_id          INTEGER NOT NULL REFERENCES members (member_id),
+	line               INTEGER NOT NULL,
+	problem            TEXT
+);
+INSERT INTO raw_v2 SELECT *, NULL FROM raw;
+DROP TABLE raw;
+ALTER TABLE raw_v2 RENAME TO raw;
+`},
 }
 
 // migrate brings the schema up to date, one transaction per migration, so

@@ -23,7 +23,7 @@ var RawColumns = []string{
 	"user_name_sent", "event_stamped", "nas_ip", "nas_identifier", "source", "packet_id", "authenticator",
 	"nas_port", "nas_port_id", "nas_port_type", "calling_station_id", "called_station_id", "framed_ip",
 	"input_octets", "output_octets", "input_packets", "output_packets", "terminate_cause", "class", "origin",
-	"batch_id", "member_id", "line",
+	"batch_id", "member_id", "line", "problem",
 }
 
 // Row is one raw row as stored. Empty strings are stored as NULL: the
@@ -57,7 +57,7 @@ type Row struct {
 	CallingStation string
 	CalledStation  string
 	FramedIP       string
-	InputOctets    int64
+	InputOctets    int64 // NullCounter: did not fit (see Problem)
 	OutputOctets   int64
 	InputPackets   int64
 	OutputPackets  int64
@@ -67,16 +67,12 @@ type Row struct {
 	BatchID        int64
 	MemberID       int64
 	Line           int64
+	Problem        string // what of the record the row cannot hold; "" when all fits
 }
 
-// ValueError is a record value the raw table cannot hold. It is the
-// batch's fault, not the database's.
-type ValueError struct {
-	Field string
-	Msg   string
-}
-
-func (e *ValueError) Error() string { return fmt.Sprintf("field %s: %s", e.Field, e.Msg) }
+// NullCounter marks a counter stored as NULL because its value does not
+// fit SQLite's signed 64-bit integer (Row.Problem says which and why).
+const NullCounter = -1
 
 // Zones caches time zones by name: loading one from the embedded tz
 // database per record would dominate the load.
@@ -94,30 +90,31 @@ func (z Zones) get(name string) *time.Location {
 	return loc
 }
 
-// checkCounters reports a counter the raw table cannot hold.
-func checkCounters(rec *spool.Record) error {
-	for _, c := range [...]struct {
-		name string
-		v    uint64
-	}{
-		{"input_octets", rec.InputOctets}, {"output_octets", rec.OutputOctets},
-		{"input_packets", rec.InputPackets}, {"output_packets", rec.OutputPackets},
-	} {
-		if c.v > math.MaxInt64 {
-			return &ValueError{c.name, fmt.Sprintf("%d is larger than SQLite's largest integer", c.v)}
-		}
+// counter is a spool counter as stored: itself, or NullCounter with the
+// problem added when it is beyond SQLite's largest integer. A 64-bit
+// counter (octets with gigawords) can legally be that large, so this is
+// the record's problem, for roamclean to judge (BAD_COUNTER), never the
+// batch's: the batch loads.
+func (r *Row) counter(name string, v uint64) int64 {
+	if v <= math.MaxInt64 {
+		return int64(v)
 	}
-	return nil
+	if r.Problem != "" {
+		r.Problem += "; "
+	}
+	r.Problem += fmt.Sprintf("%s %d is larger than the largest integer SQLite holds (%d): stored as NULL", name, v, int64(math.MaxInt64))
+	return NullCounter
 }
 
 // Fill sets r from rec: the patent's fields, the spool's extra fields, and
-// record status "loaded". Lineage and entry id are the caller's.
-func (r *Row) Fill(rec *spool.Record, zones Zones) error {
-	if err := checkCounters(rec); err != nil {
-		return err
-	}
-	r.InputOctets, r.OutputOctets = int64(rec.InputOctets), int64(rec.OutputOctets)
-	r.InputPackets, r.OutputPackets = int64(rec.InputPackets), int64(rec.OutputPackets)
+// record status "loaded"; a value the row cannot hold is recorded in
+// Problem. Lineage and entry id are the caller's.
+func (r *Row) Fill(rec *spool.Record, zones Zones) {
+	r.Problem = ""
+	r.InputOctets = r.counter("input_octets", rec.InputOctets)
+	r.OutputOctets = r.counter("output_octets", rec.OutputOctets)
+	r.InputPackets = r.counter("input_packets", rec.InputPackets)
+	r.OutputPackets = r.counter("output_packets", rec.OutputPackets)
 	r.UserName, r.UserDomain = nai.Split(rec.UserName)
 	r.StatusType = rec.StatusType
 	r.SessionID = rec.SessionID
@@ -158,7 +155,20 @@ func (r *Row) Fill(rec *spool.Record, zones Zones) error {
 	r.TerminateCause = rec.TerminateCause
 	r.Class = rec.Class
 	r.Origin = rec.Origin
-	return nil
+}
+
+func counterValue(v int64) any {
+	if v == NullCounter {
+		return nil
+	}
+	return v
+}
+
+func counterText(v int64) string {
+	if v == NullCounter {
+		return ""
+	}
+	return strconv.FormatInt(v, 10)
 }
 
 func text(s string) any {
@@ -181,8 +191,9 @@ func (r *Row) Values(dst []any) []any {
 		r.CreateDate, nil, r.RecordStatus, nil,
 		text(r.UserNameSent), r.EventStamped, text(r.NASIP), text(r.NASIdentifier), text(r.Source), pid, text(r.Authenticator),
 		text(r.NASPort), text(r.NASPortID), text(r.NASPortType), text(r.CallingStation), text(r.CalledStation), text(r.FramedIP),
-		r.InputOctets, r.OutputOctets, r.InputPackets, r.OutputPackets, text(r.TerminateCause), text(r.Class), text(r.Origin),
-		r.BatchID, r.MemberID, r.Line)
+		counterValue(r.InputOctets), counterValue(r.OutputOctets), counterValue(r.InputPackets), counterValue(r.OutputPackets),
+		text(r.TerminateCause), text(r.Class), text(r.Origin),
+		r.BatchID, r.MemberID, r.Line, text(r.Problem))
 }
 
 // AppendText appends the row's values as text in RawColumns order, ""
@@ -199,8 +210,9 @@ func (r *Row) AppendText(dst []string) []string {
 		r.CreateDate, "", r.RecordStatus, "",
 		r.UserNameSent, i(r.EventStamped), r.NASIP, r.NASIdentifier, r.Source, pid, r.Authenticator,
 		r.NASPort, r.NASPortID, r.NASPortType, r.CallingStation, r.CalledStation, r.FramedIP,
-		i(r.InputOctets), i(r.OutputOctets), i(r.InputPackets), i(r.OutputPackets), r.TerminateCause, r.Class, r.Origin,
-		i(r.BatchID), i(r.MemberID), i(r.Line))
+		counterText(r.InputOctets), counterText(r.OutputOctets), counterText(r.InputPackets), counterText(r.OutputPackets),
+		r.TerminateCause, r.Class, r.Origin,
+		i(r.BatchID), i(r.MemberID), i(r.Line), r.Problem)
 }
 
 // textLen is the total length of the row's text values.
@@ -209,7 +221,7 @@ func (r *Row) textLen() int {
 		len(r.NASID) + len(r.LocalAASID) + len(r.HomeAASID) + len(r.StopTimeGMT) + len(r.StopTimeLocal) + len(r.TimeZone) +
 		len(r.CreateDate) + len(r.RecordStatus) + len(r.UserNameSent) + len(r.NASIP) + len(r.NASIdentifier) + len(r.Source) +
 		len(r.Authenticator) + len(r.NASPort) + len(r.NASPortID) + len(r.NASPortType) + len(r.CallingStation) +
-		len(r.CalledStation) + len(r.FramedIP) + len(r.TerminateCause) + len(r.Class) + len(r.Origin)
+		len(r.CalledStation) + len(r.FramedIP) + len(r.TerminateCause) + len(r.Class) + len(r.Origin) + len(r.Problem)
 }
 
 // bind binds the row to parameters at+1 ... at+len(RawColumns) of s, in
@@ -224,14 +236,13 @@ func (r *Row) bind(s *rawStmt, at int) error {
 		{14, r.CreateDate}, {16, r.RecordStatus},
 		{18, r.UserNameSent}, {20, r.NASIP}, {21, r.NASIdentifier}, {22, r.Source}, {24, r.Authenticator},
 		{25, r.NASPort}, {26, r.NASPortID}, {27, r.NASPortType}, {28, r.CallingStation}, {29, r.CalledStation}, {30, r.FramedIP},
-		{35, r.TerminateCause}, {36, r.Class}, {37, r.Origin},
+		{35, r.TerminateCause}, {36, r.Class}, {37, r.Origin}, {41, r.Problem},
 	}
 	ints := [...]struct {
 		col int
 		v   int64
 	}{
 		{1, r.EntryID}, {6, r.SessionTime}, {7, r.DelayTime}, {19, r.EventStamped},
-		{31, r.InputOctets}, {32, r.OutputOctets}, {33, r.InputPackets}, {34, r.OutputPackets},
 		{38, r.BatchID}, {39, r.MemberID}, {40, r.Line},
 	}
 	for _, t := range texts {
@@ -241,6 +252,20 @@ func (r *Row) bind(s *rawStmt, at int) error {
 	}
 	for _, n := range ints {
 		if err := s.bindInt64(at+n.col, n.v); err != nil {
+			return err
+		}
+	}
+	for _, c := range [...]struct {
+		col int
+		v   int64
+	}{{31, r.InputOctets}, {32, r.OutputOctets}, {33, r.InputPackets}, {34, r.OutputPackets}} {
+		var err error
+		if c.v == NullCounter {
+			err = s.bindNull(at + c.col)
+		} else {
+			err = s.bindInt64(at+c.col, c.v)
+		}
+		if err != nil {
 			return err
 		}
 	}

@@ -2,6 +2,8 @@ package store
 
 import (
 	"context"
+	"database/sql"
+	"math"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -103,11 +105,23 @@ func TestRollbackLeavesNothing(t *testing.T) {
 	}
 }
 
-func TestValueError(t *testing.T) {
+// TestCounterTooLarge: a 64-bit counter beyond SQLite's integers (a legal
+// Gigawords + Octets pair) is the record's problem, recorded on its row,
+// never the batch's.
+func TestCounterTooLarge(t *testing.T) {
 	var r Row
-	err := r.Fill(&spool.Record{OutputPackets: 1 << 63}, Zones{})
-	if ve, ok := err.(*ValueError); !ok || ve.Field != "output_packets" {
-		t.Fatalf("got %v", err)
+	r.Fill(&spool.Record{InputOctets: math.MaxUint64, OutputPackets: 1 << 63, OutputOctets: math.MaxInt64}, Zones{})
+	if r.InputOctets != NullCounter || r.OutputPackets != NullCounter || r.OutputOctets != math.MaxInt64 {
+		t.Errorf("counters %d %d %d", r.InputOctets, r.OutputPackets, r.OutputOctets)
+	}
+	for _, want := range []string{"input_octets 18446744073709551615 is larger", "; output_packets 9223372036854775808"} {
+		if !strings.Contains(r.Problem, want) {
+			t.Errorf("problem %q does not say %q", r.Problem, want)
+		}
+	}
+	r.Fill(&spool.Record{InputOctets: 5}, Zones{})
+	if r.Problem != "" || r.InputOctets != 5 {
+		t.Errorf("a reused row kept the problem: %q", r.Problem)
 	}
 }
 
@@ -162,5 +176,47 @@ func TestTimeFormats(t *testing.T) {
 				t.Errorf("FormatLocal %s, want %s", got, want)
 			}
 		}
+	}
+}
+
+// TestMigrateV1 opens a database made by the first schema, with a row in
+// it: the migration keeps every row, and the counters may then be NULL.
+func TestMigrateV1(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "roam.db")
+	db, err := sql.Open("sqlite", path+"?"+pragmas)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)"); err != nil {
+		t.Fatal(err)
+	}
+	if err := apply(ctx, db, migrations[0]); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec(`INSERT INTO raw (entry_id, status_type, session_id, session_time, delay_time, stop_time_gmt, create_date,
+		record_status, event_stamped, input_octets, output_octets, input_packets, output_packets, batch_id, member_id, line)
+		VALUES (1, 'Stop', 'S1', 60, 0, 't', 'c', 'loaded', 0, 7, 8, 9, 10, 1, 1, 2)`); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	d, err := Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	var sid string
+	var in, pk int64
+	var problem sql.NullString
+	if err := d.SQL().QueryRow("SELECT session_id, input_octets, output_packets, problem FROM raw WHERE entry_id = 1").Scan(&sid, &in, &pk, &problem); err != nil {
+		t.Fatal(err)
+	}
+	if sid != "S1" || in != 7 || pk != 10 || problem.Valid {
+		t.Errorf("row after migration: %s %d %d %v", sid, in, pk, problem)
+	}
+	if _, err := d.SQL().Exec(`INSERT INTO raw (entry_id, status_type, session_time, delay_time, stop_time_gmt, create_date,
+		record_status, event_stamped, input_octets, output_octets, input_packets, output_packets, batch_id, member_id, line, problem)
+		VALUES (2, 'Stop', 60, 0, 't', 'c', 'loaded', 0, NULL, 8, 9, 10, 1, 1, 3, 'too large')`); err != nil {
+		t.Errorf("a NULL counter after migration: %v", err)
 	}
 }
