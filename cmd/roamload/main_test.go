@@ -278,3 +278,56 @@ func TestPushThenLoad(t *testing.T) {
 	}
 	checkLoadedOnce(t, c, 1, 60)
 }
+
+// TestUnreadableManifestDoesNotBlock: a batch whose manifest cannot be
+// read (its permissions) is reported and left in inbound/; the other
+// senders' batches load, and the run exits 3. As root (who reads
+// everything) roamload runs as the user nobody.
+func TestUnreadableManifestDoesNotBlock(t *testing.T) {
+	c := newCentral(t, "")
+	for _, sender := range []string{"ISPA", "ISPB"} {
+		w, err := batch.Create(c.path("inbound"), sender, 1, time.Date(2026, 7, 1, 0, 0, 0, 0, time.UTC))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := w.Commit(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	bin := testbin.Command(t, "roamload")
+	var cred *syscall.Credential
+	if os.Geteuid() == 0 {
+		// nobody must reach the data folder and run the binary.
+		for d := c.dir; d != "/" && d != os.TempDir(); d = filepath.Dir(d) {
+			os.Chmod(d, 0o755)
+		}
+		filepath.WalkDir(c.dir, func(p string, d os.DirEntry, err error) error {
+			if err == nil {
+				os.Chown(p, 65534, 65534)
+			}
+			return nil
+		})
+		data, _ := os.ReadFile(bin)
+		bin = c.path("roamload")
+		os.WriteFile(bin, data, 0o755)
+		cred = &syscall.Credential{Uid: 65534, Gid: 65534}
+	}
+	manifest := c.path("inbound/ISPA-0000000001.manifest")
+	os.Chown(manifest, 0, 0)
+	os.Chmod(manifest, 0)
+	cmd := exec.Command(bin, "--config", c.cfg)
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + c.dir}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
+	out, _ := cmd.CombinedOutput()
+	code := cmd.ProcessState.ExitCode()
+	if code != 3 || !strings.Contains(string(out), "loaded 1,") || !strings.Contains(string(out), "skipped 1") ||
+		!strings.Contains(string(out), "ISPA-0000000001.manifest: permission denied") {
+		t.Fatalf("exit %d\n%s", code, out)
+	}
+	if _, err := os.Stat(manifest); err != nil {
+		t.Errorf("the unreadable batch left inbound/: %v", err)
+	}
+	if _, err := os.Stat(c.path("archive/ISPB-0000000001.manifest")); err != nil {
+		t.Errorf("the other sender's batch was not loaded and archived: %v", err)
+	}
+}

@@ -230,3 +230,47 @@ func TestStatusWithoutDatabase(t *testing.T) {
 		t.Errorf("status: %q", out.String())
 	}
 }
+
+// TestStatusShowsWhatWaitsInInbound: files the loader does not take — a
+// tar whose manifest has not arrived, a batch numbered 0, an abandoned
+// upload, a stray file — are listed with their kind and age.
+func TestStatusShowsWhatWaitsInInbound(t *testing.T) {
+	s := central(t)
+	dir := t.TempDir()
+	makeBatch(t, dir, "ISPB", 3, 0, 1)
+	copyFile(t, filepath.Join(dir, "ISPB-0000000003.tar"), filepath.Join(s.Inbound, "ISPB-0000000003.tar"))
+	copyFile(t, filepath.Join(dir, "ISPB-0000000003.manifest"), filepath.Join(s.Inbound, "ISPB-0000000000.manifest"))
+	os.WriteFile(filepath.Join(s.Inbound, ".ISPB-0000000004.tar.part"), []byte("par"), 0o644)
+	os.WriteFile(filepath.Join(s.Inbound, "notes.txt"), []byte("hi"), 0o644)
+	old := time.Date(2026, 11, 30, 1, 2, 3, 0, time.UTC)
+	os.Chtimes(filepath.Join(s.Inbound, "ISPB-0000000003.tar"), old, old)
+
+	var js bytes.Buffer
+	if err := Status(context.Background(), s, &js, true); err != nil {
+		t.Fatal(err)
+	}
+	var rep StatusReport
+	if err := json.Unmarshal(js.Bytes(), &rep); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, f := range rep.Inbound {
+		got = append(got, f.Name+" "+f.Kind)
+	}
+	want := ".ISPB-0000000004.tar.part upload|ISPB-0000000000.manifest foreign|ISPB-0000000003.tar incomplete|notes.txt foreign"
+	if strings.Join(got, "|") != want {
+		t.Errorf("inbound:\n got %s\nwant %s", strings.Join(got, "|"), want)
+	}
+	if rep.Inbound[2].Since != "2026-11-30T01:02:03Z" {
+		t.Errorf("since %q", rep.Inbound[2].Since)
+	}
+	var text bytes.Buffer
+	if err := Status(context.Background(), s, &text, false); err != nil {
+		t.Fatal(err)
+	}
+	for _, w := range []string{"INBOUND", "ISPB-0000000003.tar", "incomplete", "2026-11-30T01:02:03Z", "a tar without its manifest", "sequence from 1"} {
+		if !strings.Contains(text.String(), w) {
+			t.Errorf("status text lacks %q:\n%s", w, text.String())
+		}
+	}
+}

@@ -49,7 +49,7 @@ func load(t *testing.T, s *config.Settlement, opts Options) result {
 	run, logs := newRun(t)
 	err := Load(context.Background(), run, s, opts)
 	r := result{err: err, counts: map[string]int64{}, logs: logs.String()}
-	for _, c := range []string{countBatches, countLoaded, countCopies, countQuarantined, countRecords, countProblems, countGaps} {
+	for _, c := range []string{countBatches, countLoaded, countCopies, countQuarantined, countRecords, countProblems, countGaps, countSkipped, countStuck} {
 		r.counts[c] = run.Count(c)
 	}
 	return r

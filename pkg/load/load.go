@@ -50,18 +50,28 @@ const (
 	countRecords     = "records"
 	countProblems    = "problems" // records loaded with a value their row cannot hold
 	countGaps        = "gaps"
+	countSkipped     = "skipped" // batches whose manifest cannot be read: left in inbound/
+	countStuck       = "stuck"   // batches that could not be moved out of inbound/
 )
 
 // ReasonExt is the extension of the file that says why a batch is in
 // quarantine/.
 const ReasonExt = ".reason"
 
-// fatal is an error of the run, not of the batch (the database, the file
-// system, a cancelled run): the batch stays in inbound/ and the run fails.
+// fatal is an error of the run, not of the batch (the database, a
+// cancelled run): the batch stays in inbound/ and the run fails.
 type fatal struct{ err error }
 
 func (f *fatal) Error() string { return f.err.Error() }
 func (f *fatal) Unwrap() error { return f.err }
+
+// unreadable is a manifest that cannot be read (permissions, an I/O
+// error): nothing says the batch is damaged, so it is neither loaded nor
+// quarantined but left in inbound/ for the next run, and reported.
+type unreadable struct{ err error }
+
+func (u *unreadable) Error() string { return u.err.Error() }
+func (u *unreadable) Unwrap() error { return u.err }
 
 // inboundBatch is a complete batch found in inbound/.
 type inboundBatch struct {
@@ -78,13 +88,18 @@ type loader struct {
 	db    *store.DB // nil in a dry run without a database
 	would map[string]map[uint64]bool
 	held  []string // batches quarantined (or that would be), for the exit message
+	// skipped are batches left in inbound/ because their manifest cannot
+	// be read; stuck are batches that could not be moved out of inbound/
+	// (the file system refused). Both are reported, and the other
+	// batches are loaded all the same.
+	skipped, stuck []string
 }
 
 // Load loads every complete batch in the inbound folder, in sender and
 // sequence order. A batch that fails its checks is quarantined and the run
 // goes on; the run then returns an *stage.AttentionError (exit 3).
 func Load(ctx context.Context, run *stage.Run, s *config.Settlement, opts Options) error {
-	for _, c := range []string{countBatches, countLoaded, countCopies, countQuarantined, countRecords, countProblems, countGaps} {
+	for _, c := range []string{countBatches, countLoaded, countCopies, countQuarantined, countRecords, countProblems, countGaps, countSkipped, countStuck} {
 		run.Add(c, 0)
 	}
 	l := &loader{ctx: ctx, run: run, s: s, opts: opts, would: map[string]map[uint64]bool{}}
@@ -122,18 +137,58 @@ func Load(ctx context.Context, run *stage.Run, s *config.Settlement, opts Option
 		}
 		run.Add(countBatches, 1)
 		if err := l.batch(b); err != nil {
-			return err
+			var st *stuckError
+			if !errors.As(err, &st) {
+				return err
+			}
+			run.Add(countStuck, 1)
+			l.stuck = append(l.stuck, b.base)
+			run.Log.Error("batch could not be moved out of inbound/; going on with the others", "batch", b.base, "err", err)
 		}
 	}
+	return l.outcome()
+}
+
+// outcome is the run's end: exit 1 when a batch is stuck in inbound/ (the
+// file system needs fixing), exit 3 when batches were quarantined or
+// skipped (a person must look), else done.
+func (l *loader) outcome() error {
+	var parts []string
 	if len(l.held) > 0 {
 		verb := "quarantined"
-		if opts.DryRun {
+		if l.opts.DryRun {
 			verb = "would be quarantined"
 		}
-		return &stage.AttentionError{Msg: fmt.Sprintf("%d batch(es) %s, see %s: %s", len(l.held), verb, s.Quarantine, strings.Join(l.held, ", "))}
+		parts = append(parts, fmt.Sprintf("%d batch(es) %s, see %s: %s", len(l.held), verb, l.s.Quarantine, strings.Join(l.held, ", ")))
+	}
+	if len(l.skipped) > 0 {
+		parts = append(parts, fmt.Sprintf("%d batch(es) left in %s because their manifest cannot be read (fix the permissions; the next run loads them): %s",
+			len(l.skipped), l.s.Inbound, strings.Join(l.skipped, ", ")))
+	}
+	msg := strings.Join(parts, "; ")
+	if len(l.stuck) > 0 {
+		return fmt.Errorf("%d batch(es) could not be moved out of %s (see the log; a batch that was loaded is not loaded again, the next run finishes its move): %s",
+			len(l.stuck), l.s.Inbound, strings.Join(l.stuck, ", ")+prefixed("; also: ", msg))
+	}
+	if msg != "" {
+		return &stage.AttentionError{Msg: msg}
 	}
 	return nil
 }
+
+func prefixed(prefix, s string) string {
+	if s == "" {
+		return ""
+	}
+	return prefix + s
+}
+
+// stuckError is a batch whose files could not be moved to archive/ or
+// quarantine/: the batch's trouble for this run, not every batch's.
+type stuckError struct{ err error }
+
+func (e *stuckError) Error() string { return e.err.Error() }
+func (e *stuckError) Unwrap() error { return e.err }
 
 // scanInbound lists the complete batches: a manifest whose name parses.
 // Temporary upload names start with '.' and never parse; a tar without its
@@ -187,9 +242,12 @@ func (l *loader) batch(b inboundBatch) error {
 	mpath := l.inbound(b, batch.ManifestExt)
 	mi, err := readManifest(mpath)
 	if err != nil {
-		var fe *fatal
-		if errors.As(err, &fe) {
-			return fe.err
+		var ur *unreadable
+		if errors.As(err, &ur) {
+			l.run.Add(countSkipped, 1)
+			l.skipped = append(l.skipped, b.base)
+			log.Error("manifest cannot be read; batch left in inbound/ and skipped", "err", ur.err)
+			return nil
 		}
 		return l.quarantine(b, err.Error())
 	}
@@ -225,23 +283,23 @@ type manifestInfo struct {
 
 // readManifest returns the SHA-256 of the manifest file and its header.
 // A manifest that cannot be parsed is the batch's error, one that cannot
-// be read is the run's (*fatal).
+// be read is *unreadable.
 func readManifest(path string) (*manifestInfo, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, &fatal{fmt.Errorf("read %s: %w", path, err)}
+		return nil, &unreadable{fmt.Errorf("read %s: %w", path, err)}
 	}
 	defer f.Close()
 	fi, err := f.Stat()
 	if err != nil {
-		return nil, &fatal{fmt.Errorf("read %s: %w", path, err)}
+		return nil, &unreadable{fmt.Errorf("read %s: %w", path, err)}
 	}
 	h := sha256.New()
 	if _, err := io.Copy(h, f); err != nil {
-		return nil, &fatal{fmt.Errorf("read %s: %w", path, err)}
+		return nil, &unreadable{fmt.Errorf("read %s: %w", path, err)}
 	}
 	if _, err := f.Seek(0, io.SeekStart); err != nil {
-		return nil, &fatal{fmt.Errorf("read %s: %w", path, err)}
+		return nil, &unreadable{fmt.Errorf("read %s: %w", path, err)}
 	}
 	mr, err := batch.ReadManifest(bufio.NewReader(f), filepath.Base(path))
 	if err != nil {
@@ -375,7 +433,7 @@ func (l *loader) load(b inboundBatch, mpath string, mi *manifestInfo, log *slog.
 	}
 	slot, err := l.moveAside(l.s.Archive, b)
 	if err != nil {
-		return fmt.Errorf("batch %s is loaded (batch_id %d) but could not be moved to %s: %w; the next run moves it", b.base, tx.BatchID(), l.s.Archive, err)
+		return &stuckError{fmt.Errorf("batch %s is loaded (batch_id %d) but could not be moved to %s: %w; the next run moves it", b.base, tx.BatchID(), l.s.Archive, err)}
 	}
 	elapsed := time.Since(start)
 	perSec := int64(0)
@@ -457,7 +515,7 @@ func (l *loader) copy(b inboundBatch, prior *store.Batch, hdr *batch.Manifest, l
 	}
 	slot, err := l.moveAside(l.s.Archive, b)
 	if err != nil {
-		return fmt.Errorf("batch %s: move copy to %s: %w", b.base, l.s.Archive, err)
+		return &stuckError{fmt.Errorf("batch %s (loaded as batch_id %d): move to %s: %w", b.base, prior.ID, l.s.Archive, err)}
 	}
 	if slot == b.base {
 		log.Info("batch was loaded by an interrupted run; moved to the archive now", "batch_id", prior.ID, "loaded_at", prior.LoadedAt)
@@ -499,27 +557,52 @@ func exists(path string) bool {
 // moveAside moves b's tar, then its manifest, into dir under the first free
 // slot. The manifest goes last, as on upload: while it is in inbound/ the
 // batch is still there to be handled, so a crash between the two moves is
-// finished by the next run (the tar already waits in that slot).
+// finished by the next run (the tar already waits in that slot). Across
+// file systems a move is a copy then a removal (durable.Move); a crash
+// between the two leaves the same file in both places, which the next run
+// recognises by its content and finishes.
 func (l *loader) moveAside(dir string, b inboundBatch) (string, error) {
-	tpath := l.inbound(b, batch.DataExt)
+	tpath, mpath := l.inbound(b, batch.DataExt), l.inbound(b, batch.ManifestExt)
 	tarHere := exists(tpath)
 	for n := 1; ; n++ {
 		slot := slotName(b.base, n)
 		dst := filepath.Join(dir, slot)
 		if exists(dst + batch.ManifestExt) {
+			if !tarHere && sameFileContent(mpath, dst+batch.ManifestExt) {
+				return slot, durable.Remove(mpath) // its copy was made; the removal was not
+			}
 			continue
 		}
 		if tarHere {
-			if exists(dst + batch.DataExt) {
+			if err := moveOrFinish(tpath, dst+batch.DataExt); errors.Is(err, errSlotTaken) {
 				continue
-			}
-			if err := durable.Rename(tpath, dst+batch.DataExt); err != nil {
+			} else if err != nil {
 				return "", err
 			}
 			l.crash(CrashAfterDataMv)
 		}
-		return slot, durable.Rename(l.inbound(b, batch.ManifestExt), dst+batch.ManifestExt)
+		return slot, durable.Move(mpath, dst+batch.ManifestExt)
 	}
+}
+
+// errSlotTaken is a target name that holds another file.
+var errSlotTaken = errors.New("target name taken by another file")
+
+// moveOrFinish moves src to dst; when dst already holds src's content (an
+// interrupted move across file systems) it only removes src.
+func moveOrFinish(src, dst string) error {
+	if !exists(dst) {
+		return durable.Move(src, dst)
+	}
+	if sameFileContent(src, dst) {
+		return durable.Remove(src)
+	}
+	return errSlotTaken
+}
+
+func sameFileContent(a, b string) bool {
+	same, err := durable.SameContent(a, b)
+	return err == nil && same
 }
 
 // quarantine sets b aside with a .reason file, written first: a crash
@@ -546,7 +629,7 @@ func (l *loader) quarantine(b inboundBatch, reason string) error {
 		b.base, batch.DataExt, b.base, batch.ManifestExt, l.s.Inbound)
 	rpath := filepath.Join(l.s.Quarantine, slot+ReasonExt)
 	if err := durable.WriteFile(rpath, []byte(text), 0o644); err != nil {
-		return fmt.Errorf("batch %s: write %s: %w", b.base, rpath, err)
+		return &stuckError{fmt.Errorf("batch %s: write %s: %w", b.base, rpath, err)}
 	}
 	l.crash(CrashAfterReason)
 	if err := l.finishQuarantine(b, slot); err != nil {
@@ -556,23 +639,31 @@ func (l *loader) quarantine(b inboundBatch, reason string) error {
 	return nil
 }
 
+// finishQuarantine moves b's tar, then its manifest, to its slot in
+// quarantine/. The slot was free when its .reason was written, so a file
+// already there is the copy of an interrupted move across file systems.
 func (l *loader) finishQuarantine(b inboundBatch, slot string) error {
 	dst := filepath.Join(l.s.Quarantine, slot)
-	if tpath := l.inbound(b, batch.DataExt); exists(tpath) && !exists(dst+batch.DataExt) {
-		if err := durable.Rename(tpath, dst+batch.DataExt); err != nil {
-			return fmt.Errorf("batch %s: move to quarantine: %w", b.base, err)
+	if tpath := l.inbound(b, batch.DataExt); exists(tpath) {
+		if err := moveOrFinish(tpath, dst+batch.DataExt); err != nil {
+			return &stuckError{fmt.Errorf("batch %s: move %s to quarantine: %w", b.base, tpath, err)}
 		}
 		l.crash(CrashAfterDataMv)
 	}
-	if err := durable.Rename(l.inbound(b, batch.ManifestExt), dst+batch.ManifestExt); err != nil {
-		return fmt.Errorf("batch %s: move to quarantine: %w", b.base, err)
+	if err := durable.Move(l.inbound(b, batch.ManifestExt), dst+batch.ManifestExt); err != nil {
+		return &stuckError{fmt.Errorf("batch %s: move to quarantine: %w", b.base, err)}
 	}
 	return nil
 }
 
 // resumeQuarantine finishes a quarantine a crash interrupted: a .reason in
-// quarantine/ whose manifest is not there yet.
+// quarantine/ whose manifest is not there yet, or is there already with
+// the very content of the one still in inbound/ while the tar is gone from
+// inbound/ (a move across file systems stopped between the manifest's copy
+// and its removal; the tar moves first). A batch delivered again, tar and
+// all, is a new arrival, not the end of an old move.
 func (l *loader) resumeQuarantine(b inboundBatch) (bool, error) {
+	tarHere := exists(l.inbound(b, batch.DataExt))
 	for n := 1; ; n++ {
 		slot := slotName(b.base, n)
 		p := filepath.Join(l.s.Quarantine, slot)
@@ -580,7 +671,7 @@ func (l *loader) resumeQuarantine(b inboundBatch) (bool, error) {
 		if !hasReason && !hasManifest && !exists(p+batch.DataExt) {
 			return false, nil
 		}
-		if !hasReason || hasManifest {
+		if !hasReason || (hasManifest && (tarHere || !sameFileContent(l.inbound(b, batch.ManifestExt), p+batch.ManifestExt))) {
 			continue
 		}
 		l.run.Add(countQuarantined, 1)
@@ -589,7 +680,11 @@ func (l *loader) resumeQuarantine(b inboundBatch) (bool, error) {
 			l.run.Log.Error("dry run: an interrupted quarantine would be finished", "batch", b.base, "reason_file", p+ReasonExt)
 			return true, nil
 		}
-		if err := l.finishQuarantine(b, slot); err != nil {
+		if hasManifest {
+			if err := durable.Remove(l.inbound(b, batch.ManifestExt)); err != nil {
+				return true, &stuckError{fmt.Errorf("batch %s: finish its move to quarantine: %w", b.base, err)}
+			}
+		} else if err := l.finishQuarantine(b, slot); err != nil {
 			return true, err
 		}
 		l.run.Log.Error("batch quarantined (finishing an interrupted run)", "batch", b.base, "reason_file", p+ReasonExt)

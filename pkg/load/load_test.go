@@ -251,7 +251,7 @@ func TestChecks(t *testing.T) {
 			if got := errors.As(r.err, &att); got != tc.attention || (r.err != nil && !got) {
 				t.Fatalf("error %v, want attention %v\n%s", r.err, tc.attention, r.logs)
 			}
-			for _, c := range []string{countBatches, countLoaded, countCopies, countQuarantined, countRecords, countProblems, countGaps} {
+			for _, c := range []string{countBatches, countLoaded, countCopies, countQuarantined, countRecords, countProblems, countGaps, countSkipped, countStuck} {
 				if r.counts[c] != tc.want[c] {
 					t.Errorf("count %s = %d, want %d", c, r.counts[c], tc.want[c])
 				}

@@ -12,6 +12,7 @@ import (
 	"sort"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"roamsettle/pkg/batch"
 	"roamsettle/pkg/config"
@@ -36,7 +37,25 @@ type SenderStatus struct {
 // StatusReport is what roamload status shows.
 type StatusReport struct {
 	Senders []SenderStatus `json:"senders"`
+	Inbound []InboundFile  `json:"inbound"` // every file in inbound/, by name
 }
+
+// InboundFile is one file waiting in inbound/, whatever it is.
+type InboundFile struct {
+	Name  string `json:"name"`
+	Kind  string `json:"kind"`  // one of the Kind* constants
+	Since string `json:"since"` // its modification time, UTC
+	Note  string `json:"note"`  // what it means, for people
+}
+
+// Kinds of files in inbound/.
+const (
+	KindBatch      = "batch"      // a complete batch's manifest: the next run takes it
+	KindData       = "data"       // the tar of a complete batch
+	KindIncomplete = "incomplete" // a tar whose manifest has not arrived
+	KindUpload     = "upload"     // a temporary upload name (leading '.')
+	KindForeign    = "foreign"    // not a batch's name (or sequence 0): never taken
+)
 
 // Status writes per-sender sequence status to w: the last sequence
 // loaded, the gaps below it, quarantined and waiting batches.
@@ -97,6 +116,9 @@ func status(ctx context.Context, s *config.Settlement) (*StatusReport, error) {
 		st := sender(b.sender)
 		st.Waiting = append(st.Waiting, b.base)
 	}
+	if rep.Inbound, err = inboundFiles(s.Inbound); err != nil {
+		return nil, err
+	}
 	sort.Slice(rep.Senders, func(i, j int) bool { return rep.Senders[i].Sender < rep.Senders[j].Sender })
 	for i := range rep.Senders {
 		st := &rep.Senders[i]
@@ -108,6 +130,52 @@ func status(ctx context.Context, s *config.Settlement) (*StatusReport, error) {
 		}
 	}
 	return rep, nil
+}
+
+// inboundFiles describes every entry of inbound/, so that what the loader
+// does not take (a tar still waiting for its manifest, an abandoned
+// upload, a stray file) is seen too, with its age.
+func inboundFiles(dir string) ([]InboundFile, error) {
+	ents, err := os.ReadDir(dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return []InboundFile{}, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read inbound folder: %w", err)
+	}
+	have := map[string]bool{}
+	for _, e := range ents {
+		have[e.Name()] = true
+	}
+	out := []InboundFile{}
+	for _, e := range ents {
+		name := e.Name()
+		f := InboundFile{Name: name}
+		if info, err := e.Info(); err == nil {
+			f.Since = info.ModTime().UTC().Format(time.RFC3339)
+		}
+		base, ext := strings.TrimSuffix(name, filepath.Ext(name)), filepath.Ext(name)
+		_, _, named := batch.ParseName(base)
+		switch {
+		case strings.HasPrefix(name, "."):
+			f.Kind, f.Note = KindUpload, "an upload in progress, or abandoned by an interrupted push (the next push overwrites it)"
+		case !e.Type().IsRegular():
+			f.Kind, f.Note = KindForeign, "not a regular file: never taken"
+		case named && ext == batch.ManifestExt:
+			f.Kind, f.Note = KindBatch, "complete: the next roamload run takes it"
+			if !have[base+batch.DataExt] {
+				f.Note = "its tar is missing: the next roamload run quarantines it"
+			}
+		case named && ext == batch.DataExt && have[base+batch.ManifestExt]:
+			f.Kind, f.Note = KindData, "the data of a complete batch"
+		case named && ext == batch.DataExt:
+			f.Kind, f.Note = KindIncomplete, "a tar without its manifest: its upload has not finished (the manifest comes last), or the manifest was lost"
+		default:
+			f.Kind, f.Note = KindForeign, "not a batch name (<SENDER>-<SEQ>.tar/.manifest, sequence from 1): never taken"
+		}
+		out = append(out, f)
+	}
+	return out, nil
 }
 
 // quarantined lists quarantine/ by slot: every file named <batch>[~N].ext
@@ -164,9 +232,28 @@ func firstLine(path string) string {
 }
 
 func writeText(w io.Writer, rep *StatusReport) error {
-	if len(rep.Senders) == 0 {
+	if len(rep.Senders) == 0 && len(rep.Inbound) == 0 {
 		_, err := fmt.Fprintln(w, "no batches loaded, quarantined or waiting")
 		return err
+	}
+	if err := writeSenders(w, rep); err != nil {
+		return err
+	}
+	if len(rep.Inbound) == 0 {
+		return nil
+	}
+	fmt.Fprintln(w)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "INBOUND\tKIND\tSINCE\tNOTE")
+	for _, f := range rep.Inbound {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", f.Name, f.Kind, f.Since, f.Note)
+	}
+	return tw.Flush()
+}
+
+func writeSenders(w io.Writer, rep *StatusReport) error {
+	if len(rep.Senders) == 0 {
+		return nil
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "SENDER\tLAST SEQUENCE\tBATCHES\tRECORDS\tLAST LOADED AT\tGAPS\tQUARANTINED\tWAITING")
