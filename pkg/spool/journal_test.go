@@ -109,7 +109,7 @@ func TestJournalRecoversLostWrites(t *testing.T) {
 	must(s.Add([]Record{rec(Start, "b", t0, 0), rec(Start, "c", t0, 0)}))
 	must(s.Add([]Record{rec(Interim, "a", t0.Add(time.Minute), 60), rec(Stop, "b", t0.Add(time.Minute), 60)}))
 	must(s.Add([]Record{rec(Interim, "d", t0.Add(time.Minute), 60), rec(Interim, "d", t0.Add(2*time.Minute), 120)}))
-	w, err := s.rotate() // the checkpoint starts writing, then the machine stops
+	w, err := s.j.rotate() // the checkpoint starts writing, then the machine stops
 	must(err)
 	must(w.pend.apply(l))
 	must(s.Add([]Record{rec(AccountingOn, "", t0.Add(2*time.Hour), 0)})) // closes a, c and d; in the next segment
@@ -174,7 +174,7 @@ func TestJournalRecoversCheckpoint(t *testing.T) {
 	if err := s.Add([]Record{rec(Start, "a", t0, 0), rec(Stop, "a", t0.Add(time.Minute), 60), rec(Start, "b", t0, 0)}); err != nil {
 		t.Fatal(err)
 	}
-	w, err := s.rotate()
+	w, err := s.j.rotate()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -35,8 +35,8 @@ type Store struct {
 	closed int
 	// Journal mode (UseJournal), and the error that made the Store
 	// unusable (it must be opened again).
-	j    *journalState
-	jerr error
+	j   *journal
+	err error
 }
 
 // OpenStore prepares the spool folders and indexes the open sessions on
@@ -86,11 +86,14 @@ func (s *Store) newGroup() *group {
 // commit ends a group: durable on return, with per-file fsyncs or, in
 // journal mode, with one fsync of the journal.
 func (s *Store) commit(g *group) error {
-	if s.jerr != nil {
-		return s.jerr
+	if s.err != nil {
+		return s.err
 	}
 	if s.j != nil {
-		return s.commitJournal(g)
+		if err := s.j.commit(g); err != nil {
+			return s.fail(err)
+		}
+		return nil
 	}
 	return g.commit()
 }
@@ -140,8 +143,8 @@ func (s *Store) find(r *Record) *openSession {
 // of the journal). After an error the Store's index may not match the
 // disk: open a new Store.
 func (s *Store) Add(recs []Record) error {
-	if s.jerr != nil {
-		return s.jerr
+	if s.err != nil {
+		return s.err
 	}
 	g := s.newGroup()
 	defer g.abort()
