@@ -113,8 +113,14 @@ func sweep(_ *cli.Context, r *stage.Run, e *config.Edge) error {
 	if err != nil {
 		return err
 	}
+	aside := st.Aside()
+	spool.LogAside(r.Log, aside)
 	n, err := st.Sweep(time.Now(), e.StaleAfter)
 	r.Add("closed", int64(n))
 	r.Add("open", int64(st.OpenCount()))
-	return err
+	r.Add("set_aside", int64(len(aside)))
+	if err != nil {
+		return err
+	}
+	return stage.Attention(int64(len(aside)), "%s", spool.AsideSummary(aside))
 }

@@ -7,6 +7,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
+	"syscall"
 
 	"roamsettle/pkg/durable"
 )
@@ -17,40 +19,76 @@ import (
 // unless the file already holds that exact line (so never twice); then the
 // closes are redone. After a mark only the closes are. It can run again
 // after a crash of its own.
-func recoverJournal(l Layout) error {
+func recoverJournal(l Layout) ([]Aside, error) {
 	seqs, err := segments(l)
 	if err != nil {
-		return err
+		return nil, err
 	}
+	var asides []Aside
 	for _, seq := range seqs {
 		path := segmentPath(l, seq)
 		data, err := os.ReadFile(path)
 		if err != nil {
-			return fmt.Errorf("journal: %w", err)
-		}
-		ents := parseEntries(data)
-		if n := len(ents); n == 0 || ents[n-1].kind != entryCheckpoint {
-			if err := replayAppends(l, ents); err != nil {
-				return err
+			// An unreadable segment must not keep the edge from starting:
+			// it goes to bad/ for a person, the spool carries on.
+			a, aerr := setAsideSegment(l, path, fmt.Sprintf("journal segment cannot be read: %v; its records were not put into their session files", err))
+			if aerr != nil {
+				return asides, aerr
 			}
+			asides = append(asides, a)
+			continue
+		}
+		ents, refused := parseEntries(data)
+		if n := len(ents); n == 0 || ents[n-1].kind != entryCheckpoint {
+			more, err := replayAppends(l, ents)
+			if err != nil {
+				return asides, err
+			}
+			refused = append(refused, more...)
 		}
 		var closes []string
 		for _, e := range ents {
-			if e.kind == entryClose {
+			if e.kind == entryClose && !e.refused {
 				closes = append(closes, e.name)
 			}
 		}
 		if err := moveAll(l, closes, true); err != nil {
-			return err
+			return asides, err
+		}
+		if len(refused) > 0 {
+			reason := fmt.Sprintf("journal segment with %d refused entr(ies), not applied (the others were): %s",
+				len(refused), strings.Join(first(refused, 5), "; "))
+			a, err := setAsideSegment(l, path, reason)
+			if err != nil {
+				return asides, err
+			}
+			asides = append(asides, a)
+			continue
 		}
 		if err := os.Remove(path); err != nil {
-			return fmt.Errorf("journal: %w", err)
+			return asides, fmt.Errorf("journal: %w", err)
 		}
 		if err := durable.SyncDir(l.Journal()); err != nil {
-			return err
+			return asides, err
 		}
 	}
-	return nil
+	return asides, nil
+}
+
+// setAsideSegment moves a journal segment to bad/ as journal-<name>.
+func setAsideSegment(l Layout, path, reason string) (Aside, error) {
+	to, err := l.SetAside(path, "journal-"+filepath.Base(path), reason)
+	if err != nil {
+		return Aside{}, err
+	}
+	return Aside{Path: path, To: to, Reason: reason}, nil
+}
+
+func first(s []string, n int) []string {
+	if len(s) > n {
+		return append(s[:n:n], fmt.Sprintf("and %d more", len(s)-n))
+	}
+	return s
 }
 
 // moveAll moves closed sessions to ready/ and syncs both folders. With
@@ -85,16 +123,21 @@ func moveAll(l Layout, names []string, redo bool) error {
 	return durable.SyncDir(l.Open())
 }
 
-// replayAppends makes sure every journaled record is in its session file.
-func replayAppends(l Layout, ents []entry) error {
+// replayAppends makes sure every journaled record is in its session file,
+// and returns the entries it refused (a record that does not parse; the
+// entry is marked refused).
+func replayAppends(l Layout, ents []entry) (refused []string, err error) {
 	var order []string
 	lines := map[string][][]byte{}
-	for _, e := range ents {
-		if e.kind != entryAppend {
+	for i := range ents {
+		e := &ents[i]
+		if e.kind != entryAppend || e.refused {
 			continue
 		}
 		if _, err := ParseLine(e.line); err != nil {
-			return fmt.Errorf("journal: entry for %s: %w", e.name, err)
+			e.refused = true
+			refused = append(refused, fmt.Sprintf("entry %d (for %s): %v", e.n, e.name, err))
+			continue
 		}
 		if _, seen := lines[e.name]; !seen {
 			order = append(order, e.name)
@@ -103,19 +146,19 @@ func replayAppends(l Layout, ents []entry) error {
 	}
 	for _, name := range order {
 		if err := ensureLines(filepath.Join(l.Open(), name), lines[name]); err != nil {
-			return fmt.Errorf("journal: %w", err)
+			return refused, fmt.Errorf("journal: %w", err)
 		}
 	}
 	if len(order) > 0 {
-		return durable.SyncDir(l.Open())
+		return refused, durable.SyncDir(l.Open())
 	}
-	return nil
+	return refused, nil
 }
 
 // ensureLines appends to path those of lines it does not hold yet, and
 // fsyncs it.
 func ensureLines(path string, lines [][]byte) error {
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|syscall.O_NOFOLLOW, 0o644)
 	if err != nil {
 		return err
 	}

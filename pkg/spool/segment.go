@@ -45,15 +45,18 @@ func appendEntry(buf []byte, kind byte, name string, payload []byte) []byte {
 }
 
 type entry struct {
-	kind byte
-	name string
-	line []byte // a spool line without its LF, for entryAppend
+	kind    byte
+	name    string
+	line    []byte // a spool line without its LF, for entryAppend
+	n       int    // its number in the segment, from 1, for messages
+	refused bool   // not to be applied (see parseEntries, replayAppends)
 }
 
 // parseEntries reads journal entries up to the first incomplete or
-// damaged one: the tail of a write cut short, never acknowledged.
-func parseEntries(data []byte) []entry {
-	var out []entry
+// damaged one: the tail of a write cut short, never acknowledged. An
+// entry whose name is not a session file of open/ (a path, "..") is
+// returned refused, with why.
+func parseEntries(data []byte) (out []entry, refused []string) {
 	for len(data) > 0 {
 		i := bytes.IndexByte(data, '\n')
 		if i < 0 {
@@ -70,9 +73,14 @@ func parseEntries(data []byte) []entry {
 		if !ok1 || !ok2 || len(kind) != 1 {
 			break
 		}
-		out = append(out, entry{kind: kind[0], name: string(name), line: payload})
+		e := entry{kind: kind[0], name: string(name), line: payload, n: len(out) + 1}
+		if e.kind != entryCheckpoint && !validName(e.name) {
+			e.refused = true
+			refused = append(refused, fmt.Sprintf("entry %d names %q, not a session file of open/", e.n, e.name))
+		}
+		out = append(out, e)
 	}
-	return out
+	return out, refused
 }
 
 // segment is one journal file, journal/<seq>.log.

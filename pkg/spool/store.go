@@ -37,6 +37,8 @@ type Store struct {
 	// unusable (it must be opened again).
 	j   *journal
 	err error
+	// asides are what OpenStore set aside (see Aside).
+	asides []Aside
 }
 
 // OpenStore prepares the spool folders and indexes the open sessions on
@@ -45,21 +47,32 @@ func OpenStore(l Layout) (*Store, error) {
 	if err := l.Init(); err != nil {
 		return nil, err
 	}
-	if err := recoverJournal(l); err != nil {
+	asides, err := recoverJournal(l)
+	if err != nil {
 		return nil, err
 	}
-	s := &Store{L: l, open: map[sessKey][]*openSession{}, byNAS: map[string]int{}}
+	s := &Store{L: l, open: map[sessKey][]*openSession{}, byNAS: map[string]int{}, asides: asides}
 	ents, err := os.ReadDir(l.Open())
 	if err != nil {
 		return nil, err
 	}
 	for _, e := range ents {
-		if !strings.HasSuffix(e.Name(), FileExt) || strings.HasPrefix(e.Name(), ".") {
+		path := filepath.Join(l.Open(), e.Name())
+		if !e.Type().IsRegular() || !strings.HasSuffix(e.Name(), FileExt) || strings.HasPrefix(e.Name(), ".") {
+			s.asides = append(s.asides, Aside{Path: path, Reason: fmt.Sprintf("not a session file (%s): left in place; remove it or move it elsewhere", kindOf(e))})
 			continue
 		}
-		recs, err := ReadFile(filepath.Join(l.Open(), e.Name()))
+		recs, err := ReadFile(path)
 		if err != nil && !errors.Is(err, ErrTornTail) {
-			return nil, fmt.Errorf("open session: %w", err)
+			// One damaged or foreign file must not stop the edge: it
+			// goes to bad/ with its reason, the rest carries on.
+			reason := fmt.Sprintf("session file in open/ cannot be read back: %v", err)
+			to, aerr := l.SetAside(path, "", reason)
+			if aerr != nil {
+				return nil, aerr
+			}
+			s.asides = append(s.asides, Aside{Path: path, To: to, Reason: reason})
+			continue
 		}
 		if len(recs) == 0 {
 			continue // crash before the first record was durable; it was never acknowledged
@@ -73,6 +86,25 @@ func OpenStore(l Layout) (*Store, error) {
 		s.index(sessKey{recs[0].NAS, recs[0].SessionID}, os)
 	}
 	return s, nil
+}
+
+// Aside lists what OpenStore could not use: damaged session files and
+// journal segments moved to bad/, foreign entries left in open/. Callers
+// log them (LogAside) and end their run needing attention.
+func (s *Store) Aside() []Aside { return s.asides }
+
+func kindOf(e fs.DirEntry) string {
+	switch t := e.Type(); {
+	case t.IsDir():
+		return "a folder"
+	case t&fs.ModeSymlink != 0:
+		return "a symbolic link"
+	case !t.IsRegular():
+		return "not a regular file"
+	case strings.HasPrefix(e.Name(), "."):
+		return "a hidden name"
+	}
+	return "a name not ending in " + FileExt
 }
 
 func (s *Store) newGroup() *group {
