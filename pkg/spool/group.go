@@ -153,7 +153,11 @@ func moveToReadyLocked(l Layout, names []string) (err error) {
 // The rename does not replace (renameat2 RENAME_NOREPLACE), so a taken
 // name costs a retry instead of every move a stat; where the file system
 // cannot do that, a stat looks first. Either way under the ready lock.
-func moveToReady(l Layout, name string) error {
+func moveToReady(l Layout, name string) error { return moveToReadyWith(l, name, renameNoReplace) }
+
+// moveToReadyWith is moveToReady with the no-replace rename given (tests
+// give one that is unsupported, to take the stat path).
+func moveToReadyWith(l Layout, name string, renameNoReplace func(from, to string) error) error {
 	base := strings.TrimSuffix(name, FileExt)
 	target := name
 	from := filepath.Join(l.Open(), name)

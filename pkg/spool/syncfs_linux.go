@@ -68,7 +68,7 @@ func writeNew(path string, b []byte) (bool, error) {
 
 // renameNoReplace renames from to to unless to exists (an error matching
 // fs.ErrExist); errors.ErrUnsupported where the file system cannot.
-var renameNoReplace = func(from, to string) error {
+func renameNoReplace(from, to string) error {
 	err := unix.Renameat2(unix.AT_FDCWD, from, unix.AT_FDCWD, to, unix.RENAME_NOREPLACE)
 	if err == unix.EINVAL || err == unix.ENOSYS {
 		return errors.ErrUnsupported

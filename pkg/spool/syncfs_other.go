@@ -36,4 +36,4 @@ func writeNew(path string, b []byte) (bool, error) {
 }
 
 // renameNoReplace is not offered here: moveToReady looks with a stat.
-var renameNoReplace = func(from, to string) error { return errors.ErrUnsupported }
+func renameNoReplace(from, to string) error { return errors.ErrUnsupported }
