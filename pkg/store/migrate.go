@@ -139,6 +139,74 @@ INSERT INTO raw_v2 SELECT *, NULL FROM raw;
 DROP TABLE raw;
 ALTER TABLE raw_v2 RENAME TO raw;
 `},
+	{3, "roamclean: raw outcomes, the sessions history, clean runs and session changes", `
+ALTER TABLE raw ADD COLUMN reason TEXT;
+ALTER TABLE raw ADD COLUMN session_key TEXT;
+ALTER TABLE raw ADD COLUMN duplicate_of INTEGER;
+CREATE INDEX raw_group ON raw (nas_id, session_id);
+CREATE INDEX raw_nas_control ON raw (nas_id, stop_time_gmt) WHERE session_id IS NULL;
+CREATE TABLE sessions (
+	session_key     TEXT    PRIMARY KEY,
+	period          TEXT    NOT NULL,
+	local_isp       TEXT    NOT NULL,
+	home_isp        TEXT    NOT NULL,
+	user_name       TEXT    NOT NULL,
+	user            TEXT    NOT NULL,
+	realm           TEXT    NOT NULL,
+	nas_id          TEXT    NOT NULL,
+	session_id      TEXT    NOT NULL,
+	start_utc       TEXT    NOT NULL,
+	start_local     TEXT    NOT NULL,
+	stop_utc        TEXT    NOT NULL,
+	stop_local      TEXT    NOT NULL,
+	time_zone       TEXT    NOT NULL,
+	duration        INTEGER NOT NULL,
+	input_octets    INTEGER NOT NULL,
+	output_octets   INTEGER NOT NULL,
+	input_packets   INTEGER NOT NULL,
+	output_packets  INTEGER NOT NULL,
+	terminate_cause TEXT,
+	estimated       INTEGER NOT NULL,
+	start_derived   INTEGER NOT NULL,
+	counter_reset   INTEGER NOT NULL,
+	records         INTEGER NOT NULL,
+	start_entry_id  INTEGER,
+	final_entry_id  INTEGER NOT NULL,
+	revision        INTEGER NOT NULL,
+	digest          TEXT    NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX sessions_period ON sessions (period, stop_utc);
+CREATE INDEX sessions_nas ON sessions (local_isp, nas_id, start_utc);
+CREATE TABLE clean_runs (
+	run_id           INTEGER PRIMARY KEY,
+	mode             TEXT    NOT NULL,
+	period           TEXT,
+	started_at       TEXT    NOT NULL,
+	finished_at      TEXT    NOT NULL,
+	first_entry_id   INTEGER,
+	last_entry_id    INTEGER,
+	records_in       INTEGER NOT NULL,
+	session_records  INTEGER NOT NULL,
+	duplicates       INTEGER NOT NULL,
+	irrelevant       INTEGER NOT NULL,
+	rejected         INTEGER NOT NULL,
+	reasons          TEXT    NOT NULL,
+	reclassified     INTEGER NOT NULL,
+	sessions_added   INTEGER NOT NULL,
+	sessions_changed INTEGER NOT NULL,
+	sessions_removed INTEGER NOT NULL
+);
+CREATE TABLE session_changes (
+	run_id       INTEGER NOT NULL REFERENCES clean_runs (run_id),
+	session_key  TEXT    NOT NULL,
+	change       TEXT    NOT NULL,
+	old_revision INTEGER,
+	new_revision INTEGER,
+	old_digest   TEXT,
+	new_digest   TEXT,
+	PRIMARY KEY (run_id, session_key)
+) WITHOUT ROWID;
+`},
 }
 
 // migrate brings the schema up to date, one transaction per migration, so
