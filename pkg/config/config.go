@@ -4,8 +4,6 @@
 package config
 
 import (
-	"bufio"
-	"bytes"
 	"errors"
 	"fmt"
 	"net"
@@ -19,7 +17,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/BurntSushi/toml"
+	"github.com/pelletier/go-toml/v2/unstable"
 
 	"roamsettle/pkg/money"
 )
@@ -140,20 +138,6 @@ type Override struct {
 	Source  string // "flag --stale-after" or "env ROAM_STALE_AFTER"
 }
 
-type fileNAS struct {
-	Name       string `toml:"name"`
-	Address    string `toml:"address"`
-	Secret     string `toml:"secret"`
-	SecretFile string `toml:"secret_file"`
-}
-
-type fileConfig struct {
-	Settlement map[string]string `toml:"settlement"`
-	Edge       struct {
-		NAS []fileNAS `toml:"nas"`
-	} `toml:"edge"`
-}
-
 var idRe = regexp.MustCompile(`^[A-Za-z0-9_]{1,32}$`)
 var nasNameRe = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,64}$`)
 
@@ -171,25 +155,19 @@ func Load(path string, allowMissing bool, overrides []Override, need Need) (*Con
 		}
 		data = nil
 	}
-	l := &loader{file: path, dir: filepath.Dir(abs), lines: keyLines(data), vals: map[string]value{}}
-	l.decode(data)
-	if len(l.errs) > 0 {
-		return nil, l.errs
+	l := &loader{file: path, dir: filepath.Dir(abs), vals: map[string]value{}, unusable: map[string]bool{}}
+	root, errs := readTOML(path, data)
+	l.errs = errs
+	if root == nil {
+		return nil, l.errs // a syntax error: nothing more can be read
 	}
+	l.schema(root)
 	for _, o := range overrides {
-		section := ""
-		for _, sec := range []string{"settlement", "edge"} {
-			for _, s := range Settings(sec) {
-				if s.Key == o.Key {
-					section = sec
-				}
-			}
-		}
-		if section == "" {
-			l.errs.add(o.Source, 0, o.Key, "not a setting")
+		if !isSetting(o.Section, o.Key) {
+			l.errs.add(o.Source, 0, joinPath(o.Section, o.Key), "not a setting")
 			continue
 		}
-		l.vals[section+"."+o.Key] = value{v: o.Value, src: o.Source}
+		l.vals[o.Section+"."+o.Key] = value{v: o.Value, src: o.Source}
 	}
 	cfg := &Config{}
 	if data != nil {
@@ -204,116 +182,145 @@ func Load(path string, allowMissing bool, overrides []Override, need Need) (*Con
 	return cfg, l.errs.err()
 }
 
+func isSetting(section, key string) bool {
+	for _, s := range Settings(section) {
+		if s.Key == key {
+			return true
+		}
+	}
+	return false
+}
+
+// value is one setting as given, with where it came from.
 type value struct {
 	v    string
-	src  string // "" for the file
-	line int
+	src  string // "" for the file, else the flag or variable
+	line int    // in the file
+	bad  bool   // not usable (wrong type); the mistake is already reported
+}
+
+// fileNAS is one [[edge.nas]] table of the file.
+type fileNAS struct {
+	line int              // of its [[edge.nas]] header
+	keys map[string]value // name, address, secret, secret_file
 }
 
 type loader struct {
-	file  string
-	dir   string
-	lines map[string]int
-	vals  map[string]value
-	nas   []fileNAS
-	errs  Errors
+	file     string
+	dir      string
+	vals     map[string]value // "edge.stale_after" → value
+	nas      []fileNAS
+	unusable map[string]bool // sections given in a wrong form, already reported
+	errs     Errors
 }
 
-func (l *loader) decode(data []byte) {
-	var raw map[string]any
-	md, err := toml.Decode(string(data), &raw)
-	if err != nil {
-		var pe toml.ParseError
-		if errors.As(err, &pe) {
-			l.errs.add(l.file, pe.Position.Line, "", "%s", pe.Message)
-		} else {
-			l.errs.add(l.file, 0, "", "%v", err)
-		}
-		return
+// fileOnlyKind gives the TOML type of the keys that only the file may
+// set (Settings offers no flag or variable for them).
+func fileOnlyKind(field string) (unstable.Kind, bool) {
+	switch field {
+	case "settlement.publish_password":
+		return unstable.String, true
+	case "edge.insecure_ignore_host_key":
+		return unstable.Bool, true
 	}
-	for _, k := range md.Keys() {
-		if len(k) == 0 {
-			continue
-		}
-		section := k[0]
-		if section != "settlement" && section != "edge" {
-			if len(k) == 1 {
-				l.errs.add(l.file, l.lines[k.String()], k.String(), "unknown section or key (want [settlement] or [edge])")
-			}
-			continue
-		}
-		if len(k) == 2 && !(section == "edge" && k[1] == "nas") {
-			known := false
-			for _, s := range Settings(section) {
-				if s.Key == k[1] {
-					known = true
-				}
-			}
-			if section == "settlement" && k[1] == "publish_password" {
-				known = true
-			}
-			if section == "edge" && k[1] == "insecure_ignore_host_key" {
-				known = true
-			}
-			if !known {
-				l.errs.add(l.file, l.lines[k.String()], k.String(), "unknown key")
-				continue
-			}
-			v := md.Type(k...)
-			line := l.lines[k.String()]
-			sv, ok := lookup(raw, k).(string)
-			if section == "edge" && k[1] == "insecure_ignore_host_key" {
-				b, isBool := lookup(raw, k).(bool)
-				if !isBool {
-					l.errs.add(l.file, line, k.String(), "must be true or false")
-				}
-				sv, ok = strconv.FormatBool(b), true
-			}
-			if !ok {
-				l.errs.add(l.file, line, k.String(), "must be a quoted string, not a TOML %s", v)
-				continue
-			}
-			l.vals[k.String()] = value{v: sv, line: line}
-		}
+	return unstable.Invalid, false
+}
+
+func isNASKey(key string) bool {
+	switch key {
+	case "name", "address", "secret", "secret_file":
+		return true
 	}
-	if len(l.errs) > 0 {
-		return
-	}
-	var fc fileConfig
-	md2, err := toml.Decode(string(data), &fc)
-	if err != nil {
-		l.errs.add(l.file, 0, "edge.nas", "%v", err)
-		return
-	}
-	l.nas = fc.Edge.NAS
-	for _, k := range md2.Undecoded() {
-		if len(k) == 3 && k[0] == "edge" && k[1] == "nas" {
-			line := 0
-			for i := range l.nas {
-				if n, ok := l.lines[fmt.Sprintf("edge.nas.%d.%s", i, k[2])]; ok {
-					line = n
-				}
+	return false
+}
+
+// schema checks the document's keys against what roam.toml may hold and
+// keeps the values, each with its line.
+func (l *loader) schema(root *tomlNode) {
+	for _, name := range root.order {
+		n := root.keys[name]
+		switch {
+		case name != "settlement" && name != "edge":
+			l.errs.add(l.file, n.line, joinPath("", name), "unknown section or key (want [settlement] or [edge])")
+		case n.kind != tableNode:
+			if !n.clash {
+				l.errs.add(l.file, n.line, name, "must be the table [%s], not %s", name, n.typeName())
 			}
-			l.errs.add(l.file, line, k.String(), "unknown key in [[edge.nas]] (want name, address, secret, secret_file)")
+			l.unusable[name] = true
+		default:
+			l.section(name, n)
 		}
 	}
 }
 
-func lookup(m map[string]any, k toml.Key) any {
-	var cur any = m
-	for _, p := range k {
-		mm, ok := cur.(map[string]any)
-		if !ok {
-			return nil
+func (l *loader) section(section string, t *tomlNode) {
+	for _, key := range t.order {
+		n := t.keys[key]
+		field := joinPath(section, key)
+		if field == "edge.nas" {
+			l.nasList(n)
+			continue
 		}
-		cur = mm[p]
+		want, fileKey := fileOnlyKind(field)
+		switch {
+		case !fileKey && !isSetting(section, key):
+			if n.kind == tableNode && (n.how == headerTable || n.how == implicitTable) {
+				l.errs.add(l.file, n.line, field, "unknown table")
+			} else {
+				l.errs.add(l.file, n.line, field, "unknown key")
+			}
+		case n.clash:
+			l.vals[field] = value{line: n.line, bad: true}
+		case want == unstable.Bool && !n.is(unstable.Bool):
+			l.errs.add(l.file, n.line, field, "must be true or false, not %s", n.typeName())
+			l.vals[field] = value{line: n.line, bad: true}
+		case want != unstable.Bool && !n.is(unstable.String):
+			l.errs.add(l.file, n.line, field, "must be a quoted string, not %s", n.typeName())
+			l.vals[field] = value{line: n.line, bad: true}
+		default:
+			l.vals[field] = value{v: n.str, line: n.line}
+		}
 	}
-	return cur
+}
+
+// nasList reads the [[edge.nas]] tables.
+func (l *loader) nasList(n *tomlNode) {
+	if n.kind != arrayTableNode {
+		if !n.clash {
+			l.errs.add(l.file, n.line, "edge.nas", "want one [[edge.nas]] table per NAS, not %s", n.typeName())
+		}
+		return
+	}
+	for i, el := range n.elems {
+		fn := fileNAS{line: el.line, keys: map[string]value{}}
+		for _, key := range el.order {
+			c := el.keys[key]
+			field := joinPath(fmt.Sprintf("edge.nas[%d]", i), key)
+			switch {
+			case !isNASKey(key):
+				l.errs.add(l.file, c.line, field, "unknown key in [[edge.nas]] (want name, address, secret, secret_file)")
+			case c.clash:
+				fn.keys[key] = value{line: c.line, bad: true}
+			case !c.is(unstable.String):
+				l.errs.add(l.file, c.line, field, "must be a quoted string, not %s", c.typeName())
+				fn.keys[key] = value{line: c.line, bad: true}
+			default:
+				fn.keys[key] = value{v: c.str, line: c.line}
+			}
+		}
+		l.nas = append(l.nas, fn)
+	}
 }
 
 // get returns a setting's value and where it came from, or def.
 func (l *loader) get(section, key, def string) (string, func(format string, args ...any)) {
 	v, ok := l.vals[section+"."+key]
+	if v.bad || (!ok && l.unusable[section]) {
+		// The file gave a wrong type or a broken section, already
+		// reported: check the default quietly so one mistake does not
+		// read as two.
+		return def, func(string, ...any) {}
+	}
 	if !ok {
 		v = value{v: def}
 	}
@@ -441,6 +448,8 @@ func (l *loader) edge(e *Edge) {
 	listen, report := l.get("edge", "listen", "127.0.0.1:1813")
 	if _, port, err := net.SplitHostPort(listen); err != nil || port == "" {
 		report("%q: want host:port, e.g. 127.0.0.1:1813", listen)
+	} else if !validPort(port) {
+		report("%q: the port must be a number from 1 to 65535", listen)
 	}
 	e.Listen = listen
 	e.StaleAfter = l.duration("stale_after", "6h")
@@ -472,46 +481,78 @@ func (l *loader) edge(e *Edge) {
 	names := map[string]int{}
 	addrs := map[netip.Addr]int{}
 	for i, n := range l.nas {
-		at := func(key string) (int, string) {
-			return l.lines[fmt.Sprintf("edge.nas.%d.%s", i, key)], fmt.Sprintf("edge.nas[%d].%s", i, key)
-		}
-		line, field := at("name")
-		if !nasNameRe.MatchString(n.Name) {
-			l.errs.add(l.file, line, field, "%q: want letters, digits, . _ -", n.Name)
-		} else if prev, dup := names[n.Name]; dup {
-			l.errs.add(l.file, line, field, "NAS name %q used twice (also edge.nas[%d])", n.Name, prev)
-		}
-		names[n.Name] = i
-		line, field = at("address")
-		addr, err := netip.ParseAddr(n.Address)
-		if err != nil {
-			l.errs.add(l.file, line, field, "%q is not an IP address", n.Address)
-		} else if prev, dup := addrs[addr.Unmap()]; dup {
-			l.errs.add(l.file, line, field, "address %s used twice (also edge.nas[%d])", addr, prev)
-		}
-		addr = addr.Unmap()
-		addrs[addr] = i
-		secret := n.Secret
-		line, field = at("secret_file")
-		if n.SecretFile != "" {
-			if n.Secret != "" {
-				l.errs.add(l.file, line, field, "give secret or secret_file, not both")
+		report := func(key, format string, args ...any) {
+			line := n.line // a missing key is placed at its [[edge.nas]]
+			if v, ok := n.keys[key]; ok {
+				line = v.line
 			}
-			b, err := os.ReadFile(l.resolve(n.SecretFile))
+			l.errs.add(l.file, line, fmt.Sprintf("edge.nas[%d].%s", i, key), format, args...)
+		}
+		name, hasName := n.keys["name"]
+		address, hasAddress := n.keys["address"]
+		if !hasName {
+			report("name", "missing: every [[edge.nas]] needs a name")
+		} else if !name.bad {
+			if !nasNameRe.MatchString(name.v) {
+				report("name", "%q: want letters, digits, . _ -", name.v)
+			} else if prev, dup := names[name.v]; dup {
+				report("name", "NAS name %q used twice (also edge.nas[%d])", name.v, prev)
+			}
+			names[name.v] = i
+		}
+		var addr netip.Addr
+		if !hasAddress {
+			report("address", "missing: every [[edge.nas]] needs the address its packets come from")
+		} else if !address.bad {
+			a, err := netip.ParseAddr(address.v)
 			if err != nil {
-				l.errs.add(l.file, line, field, "cannot read secret file: %v", err)
+				report("address", "%q is not an IP address", address.v)
+			} else if prev, dup := addrs[a.Unmap()]; dup {
+				report("address", "address %s used twice (also edge.nas[%d])", a, prev)
 			}
-			secret = strings.TrimRight(string(b), "\r\n")
+			addr = a.Unmap()
+			addrs[addr] = i
 		}
-		if secret == "" && !(n.SecretFile != "" && len(l.errs) > 0) {
-			line, field = at("secret")
-			if line == 0 {
-				line, _ = at("name")
-			}
-			l.errs.add(l.file, line, field, "a non-empty secret or secret_file is needed")
-		}
-		e.NAS = append(e.NAS, NAS{Name: n.Name, Address: addr, Secret: []byte(secret)})
+		secret := l.nasSecret(n, report)
+		e.NAS = append(e.NAS, NAS{Name: name.v, Address: addr, Secret: []byte(secret)})
 	}
+}
+
+// nasSecret is the NAS's shared secret, from secret or secret_file.
+func (l *loader) nasSecret(n fileNAS, report func(key, format string, args ...any)) string {
+	inline, file := n.keys["secret"], n.keys["secret_file"]
+	if inline.bad || file.bad {
+		return ""
+	}
+	if file.v == "" {
+		if inline.v == "" {
+			report("secret", "a non-empty secret or secret_file is needed")
+		}
+		return inline.v
+	}
+	if inline.v != "" {
+		report("secret_file", "give secret or secret_file, not both")
+	}
+	b, err := os.ReadFile(l.resolve(file.v))
+	if err != nil {
+		report("secret_file", "cannot read secret file: %v", err)
+		return ""
+	}
+	secret := strings.TrimRight(string(b), "\r\n")
+	if secret == "" {
+		report("secret_file", "the secret file is empty")
+	}
+	return secret
+}
+
+// validPort accepts a decimal port 1..65535. Port 0 (any free port) is
+// refused: a NAS must be told the port, so it cannot change between runs.
+func validPort(s string) bool {
+	if s == "" || len(s) > 5 || strings.Trim(s, "0123456789") != "" {
+		return false
+	}
+	n, err := strconv.Atoi(s)
+	return err == nil && n >= 1 && n <= 65535
 }
 
 func (l *loader) duration(key, def string) time.Duration {
@@ -533,49 +574,6 @@ func ParseDuration(s string) (time.Duration, error) {
 		return time.Duration(days) * 24 * time.Hour, nil
 	}
 	return time.ParseDuration(s)
-}
-
-// keyLines maps dotted keys ("edge.stale_after", "edge.nas.0.secret") to
-// their line in the TOML text, for messages. It reads only the simple
-// forms this file uses: [table], [[array]] and key = value.
-func keyLines(data []byte) map[string]int {
-	lines := map[string]int{}
-	prefix := ""
-	arrays := map[string]int{}
-	sc := bufio.NewScanner(bytes.NewReader(data))
-	sc.Buffer(make([]byte, 64*1024), 1024*1024)
-	n := 0
-	for sc.Scan() {
-		n++
-		s := strings.TrimSpace(sc.Text())
-		switch {
-		case strings.HasPrefix(s, "[["):
-			name := strings.TrimSpace(strings.Trim(strings.SplitN(s, "#", 2)[0], "[] \t"))
-			idx := arrays[name]
-			arrays[name]++
-			prefix = fmt.Sprintf("%s.%d", name, idx)
-			lines[prefix] = n
-		case strings.HasPrefix(s, "["):
-			prefix = strings.TrimSpace(strings.Trim(strings.SplitN(s, "#", 2)[0], "[] \t"))
-			if _, ok := lines[prefix]; !ok {
-				lines[prefix] = n
-			}
-		default:
-			k, _, ok := strings.Cut(s, "=")
-			k = strings.Trim(strings.TrimSpace(k), `"`)
-			if !ok || k == "" || strings.HasPrefix(k, "#") {
-				continue
-			}
-			full := k
-			if prefix != "" {
-				full = prefix + "." + k
-			}
-			if _, seen := lines[full]; !seen {
-				lines[full] = n
-			}
-		}
-	}
-	return lines
 }
 
 // SortedNAS returns NAS names sorted, for stable listings.

@@ -78,11 +78,11 @@ func TestLoadGood(t *testing.T) {
 		t.Errorf("realm lookup: %v", p)
 	}
 	// Precedence: an override beats the file.
-	cfg, err = Load(filepath.Join(dir, "roam.toml"), false, []Override{{Key: "stale_after", Value: "2h", Source: "env ROAM_STALE_AFTER"}}, NeedEdge)
+	cfg, err = Load(filepath.Join(dir, "roam.toml"), false, []Override{{Section: "edge", Key: "stale_after", Value: "2h", Source: "env ROAM_STALE_AFTER"}}, NeedEdge)
 	if err != nil || cfg.Edge.StaleAfter != 2*time.Hour {
 		t.Fatalf("override: %v %v", cfg.Edge.StaleAfter, err)
 	}
-	_, err = Load(filepath.Join(dir, "roam.toml"), false, []Override{{Key: "stale_after", Value: "soon", Source: "flag --stale-after"}}, NeedEdge)
+	_, err = Load(filepath.Join(dir, "roam.toml"), false, []Override{{Section: "edge", Key: "stale_after", Value: "soon", Source: "flag --stale-after"}}, NeedEdge)
 	if err == nil || !strings.Contains(err.Error(), "flag --stale-after: edge.stale_after") {
 		t.Fatalf("bad override error: %v", err)
 	}
@@ -107,7 +107,7 @@ func TestLoadErrorsNameFileLineField(t *testing.T) {
 		{"bad nas address", map[string]string{"roam.toml": "[edge]\nisp = \"ISPB\"\n[[edge.nas]]\nname = \"n\"\naddress = \"10.0.0\"\nsecret = \"x\"\n"},
 			[]string{"roam.toml:5: edge.nas[0].address"}},
 		{"unknown nas key", map[string]string{"roam.toml": "[edge]\nisp = \"ISPB\"\n[[edge.nas]]\nname = \"n\"\naddress = \"10.0.0.1\"\nsecret = \"x\"\nport = \"3\"\n"},
-			[]string{"roam.toml:7: edge.nas.port: unknown key"}},
+			[]string{"roam.toml:7: edge.nas[0].port: unknown key"}},
 		{"toml syntax", map[string]string{"roam.toml": "[edge]\nisp = \n"},
 			[]string{"roam.toml:2:"}},
 		{"bad zone", map[string]string{"roam.toml": "[settlement]\n", "tariffs.csv": goodTariffs,
