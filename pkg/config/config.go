@@ -6,6 +6,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/netip"
 	"net/url"
@@ -15,6 +16,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/pelletier/go-toml/v2/unstable"
@@ -148,7 +150,7 @@ func Load(path string, allowMissing bool, overrides []Override, need Need) (*Con
 	if err != nil {
 		return nil, Errors{{File: path, Msg: err.Error()}}
 	}
-	data, err := os.ReadFile(abs)
+	data, err := readSmallFile(abs, maxConfigSize)
 	if err != nil {
 		if !(allowMissing && errors.Is(err, os.ErrNotExist)) {
 			return nil, Errors{{File: path, Msg: fmt.Sprintf("cannot read configuration: %v (give --config or ROAM_CONFIG)", err)}}
@@ -365,12 +367,46 @@ func (l *loader) secretFile(section, key string) string {
 	if v == "" {
 		return ""
 	}
-	b, err := os.ReadFile(l.resolve(v))
+	b, err := readSmallFile(l.resolve(v), maxSecretSize)
 	if err != nil {
 		report("cannot read secret file: %v", err)
 		return ""
 	}
 	return strings.TrimRight(string(b), "\r\n")
+}
+
+// Bounds of what the configuration reads: a path pointing at a device, a
+// FIFO or a huge file is a mistake, never a hang or a huge read.
+const (
+	maxConfigSize = 1 << 20
+	maxSecretSize = 64 << 10
+	maxTableSize  = 64 << 20 // partners.csv, tariffs.csv
+)
+
+// readSmallFile reads a regular file of at most limit bytes. It opens
+// without blocking (a FIFO with no writer would block open(2)) and checks
+// the file's kind before reading.
+func readSmallFile(path string, limit int64) ([]byte, error) {
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if !st.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s is not a regular file (%s)", path, st.Mode().Type())
+	}
+	if st.Size() > limit {
+		return nil, fmt.Errorf("%s has %d bytes, more than the %d a configuration file may have", path, st.Size(), limit)
+	}
+	b, err := io.ReadAll(io.LimitReader(f, limit+1))
+	if err == nil && int64(len(b)) > limit {
+		err = fmt.Errorf("%s has more than %d bytes", path, limit)
+	}
+	return b, err
 }
 
 func (l *loader) settlement(s *Settlement, parties bool) {
@@ -533,7 +569,7 @@ func (l *loader) nasSecret(n fileNAS, report func(key, format string, args ...an
 	if inline.v != "" {
 		report("secret_file", "give secret or secret_file, not both")
 	}
-	b, err := os.ReadFile(l.resolve(file.v))
+	b, err := readSmallFile(l.resolve(file.v), maxSecretSize)
 	if err != nil {
 		report("secret_file", "cannot read secret file: %v", err)
 		return ""

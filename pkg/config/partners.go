@@ -1,10 +1,10 @@
 package config
 
 import (
+	"bytes"
 	"encoding/csv"
 	"errors"
 	"io"
-	"os"
 	"regexp"
 	"strings"
 	"time"
@@ -47,12 +47,11 @@ var partnerColumns = []string{"id", "name", "country", "realms", "timezone"}
 
 // LoadPartners reads and checks partners.csv.
 func LoadPartners(path string) (*Partners, error) {
-	f, err := os.Open(path)
+	data, err := readSmallFile(path, maxTableSize)
 	if err != nil {
 		return nil, Errors{{File: path, Msg: err.Error()}}
 	}
-	defer f.Close()
-	return ParsePartners(f, path)
+	return ParsePartners(bytes.NewReader(data), path)
 }
 
 // ParsePartners reads partners.csv from r; name is used in messages.

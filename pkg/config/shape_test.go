@@ -2,9 +2,12 @@ package config
 
 import (
 	"errors"
+	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 )
 
 // wantErr is one error a test expects: its exact place and part of its message.
@@ -186,5 +189,32 @@ func TestEveryCentralLoadChecksParties(t *testing.T) {
 	_, err := Load(filepath.Join(dir, "roam.toml"), false, nil, NeedCentral|NeedParties)
 	if err == nil || !strings.Contains(err.Error(), "tariffs.csv:2: increment") {
 		t.Fatalf("want the tariffs.csv mistake, got %v", err)
+	}
+}
+
+// TestFilesThatAreNotFiles: a secret, partners or tariffs path naming a
+// FIFO or a device is a mistake reported at once, never a hang.
+func TestFilesThatAreNotFiles(t *testing.T) {
+	dir := t.TempDir()
+	fifo := filepath.Join(dir, "fifo")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Skip(err)
+	}
+	cfg := filepath.Join(dir, "roam.toml")
+	os.WriteFile(cfg, []byte("[settlement]\npartners = \"fifo\"\npublish_password_file = \"/dev/zero\"\n"), 0o644)
+	done := make(chan error, 1)
+	go func() {
+		_, err := Load(cfg, false, nil, NeedCentral|NeedParties)
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		for _, want := range []string{"publish_password_file: cannot read secret file: /dev/zero is not a regular file", "fifo is not a regular file"} {
+			if err == nil || !strings.Contains(err.Error(), want) {
+				t.Errorf("error %v does not say %q", err, want)
+			}
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Load hung on a FIFO or a device")
 	}
 }

@@ -1,9 +1,9 @@
 package config
 
 import (
+	"bytes"
 	"fmt"
 	"io"
-	"os"
 	"sort"
 	"strconv"
 	"strings"
@@ -97,12 +97,11 @@ var tariffColumns = []string{"local", "home", "valid_from", "days", "hours", "pr
 
 // LoadTariffs reads and checks tariffs.csv against the partners.
 func LoadTariffs(path string, partners *Partners) (*Tariffs, error) {
-	f, err := os.Open(path)
+	data, err := readSmallFile(path, maxTableSize)
 	if err != nil {
 		return nil, Errors{{File: path, Msg: err.Error()}}
 	}
-	defer f.Close()
-	return ParseTariffs(f, path, partners)
+	return ParseTariffs(bytes.NewReader(data), path, partners)
 }
 
 // ParseTariffs reads tariffs.csv from r; name is used in messages.
