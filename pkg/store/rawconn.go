@@ -205,3 +205,42 @@ func (c *rawConn) queryInt64(sql string) (int64, error) {
 	}
 	return sqlite3.Xsqlite3_column_int64(c.tls, s.p, 0), nil
 }
+
+// step advances a query: true with a row, false at its end (the
+// statement is then reset).
+func (s *rawStmt) step() (bool, error) {
+	switch rc := sqlite3.Xsqlite3_step(s.c.tls, s.p); rc {
+	case sqlite3.SQLITE_ROW:
+		return true, nil
+	case sqlite3.SQLITE_DONE:
+		sqlite3.Xsqlite3_reset(s.c.tls, s.p)
+		s.bufLen = 0
+		return false, nil
+	default:
+		sqlite3.Xsqlite3_reset(s.c.tls, s.p)
+		s.bufLen = 0
+		return false, s.c.err(rc, s.sql)
+	}
+}
+
+// done resets a query left before its end.
+func (s *rawStmt) done() {
+	sqlite3.Xsqlite3_reset(s.c.tls, s.p)
+	s.bufLen = 0
+}
+
+func (s *rawStmt) colInt64(i int) int64 { return sqlite3.Xsqlite3_column_int64(s.c.tls, s.p, int32(i)) }
+
+func (s *rawStmt) colNull(i int) bool {
+	return sqlite3.Xsqlite3_column_type(s.c.tls, s.p, int32(i)) == sqlite3.SQLITE_NULL
+}
+
+// colText is a text column copied into Go memory; "" for NULL.
+func (s *rawStmt) colText(i int) string {
+	p := sqlite3.Xsqlite3_column_text(s.c.tls, s.p, int32(i))
+	if p == 0 {
+		return ""
+	}
+	n := sqlite3.Xsqlite3_column_bytes(s.c.tls, s.p, int32(i))
+	return string(unsafe.Slice((*byte)(cmem(p)), n))
+}

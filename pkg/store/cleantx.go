@@ -1,0 +1,505 @@
+package store
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"strconv"
+	"time"
+)
+
+// CleanRecord is a raw row as roamclean reads it: what the rules need,
+// the lineage that orders copies whatever the load order, and its
+// current outcome.
+type CleanRecord struct {
+	EntryID        int64
+	BatchID        int64
+	MemberID       int64
+	Line           int64
+	UserNameSent   string
+	StatusType     string
+	SessionID      string
+	SessionTime    int64
+	NASID          string
+	EventTime      time.Time // stop_time_gmt
+	EventStamped   bool
+	Received       time.Time // create_date
+	InputOctets    int64     // NullCounter when NULL
+	OutputOctets   int64
+	InputPackets   int64
+	OutputPackets  int64
+	TerminateCause string
+	Problem        string
+	// The outcome it has now (all "" / 0 while it is only loaded).
+	RecordStatus, Reason, PairStatus, SessionKey string
+	DuplicateOf                                  int64
+}
+
+// BatchOf is what roamclean needs of a batch.
+type BatchOf struct {
+	Sender   string
+	Sequence uint64
+	Created  time.Time
+}
+
+// Outcome is what roamclean writes on a raw row.
+type Outcome struct {
+	RecordStatus, Reason, PairStatus, SessionKey string
+	DuplicateOf                                  int64
+}
+
+// Session is a row of the sessions table. Times are UTC; the local ones
+// are formatted in Zone.
+type Session struct {
+	Key, Period, LocalISP, HomeISP, UserName, User, Realm, NASID, SessionID string
+	Start, Stop                                                           time.Time
+	Zone                                                                  *time.Location
+	Duration, InputOctets, OutputOctets, InputPackets, OutputPackets      int64
+	TerminateCause                                                        string
+	Estimated, StartDerived, CounterReset                                 bool
+	Records                                                               int64
+	StartEntryID, FinalEntryID                                            int64 // StartEntryID 0: no Start
+	Revision                                                              int64
+	Digest                                                                string
+}
+
+// cleanColumns are read for every CleanRecord, in this order.
+const cleanColumns = `entry_id, batch_id, member_id, line, user_name_sent, status_type, session_id, session_time, nas_id,
+	stop_time_gmt, event_stamped, create_date, input_octets, output_octets, input_packets, output_packets,
+	terminate_cause, problem, record_status, reason, pair_status, session_key, duplicate_of`
+
+// CleanTx is one roamclean run: one write transaction on a connection
+// that reads and writes through SQLite's C API (the run touches every new
+// row twice, where database/sql's per-value costs would dominate).
+// Nothing is visible to others before Commit.
+type CleanTx struct {
+	c       *rawConn
+	batches map[int64]BatchOf
+	stmts   map[string]*rawStmt
+	done    bool
+}
+
+// BeginClean starts a clean run: it takes the write lock at once (BEGIN
+// IMMEDIATE) and reads the batches.
+func (d *DB) BeginClean(ctx context.Context) (*CleanTx, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	c, err := openRaw(d.Path)
+	if err != nil {
+		return nil, err
+	}
+	t := &CleanTx{c: c, batches: map[int64]BatchOf{}, stmts: map[string]*rawStmt{}}
+	if err := c.exec("PRAGMA busy_timeout = 30000; PRAGMA synchronous = FULL; PRAGMA cache_size = -65536; PRAGMA temp_store = FILE"); err != nil {
+		t.close()
+		return nil, err
+	}
+	if err := c.exec("BEGIN IMMEDIATE"); err != nil {
+		t.close()
+		return nil, err
+	}
+	s, err := t.stmt("SELECT batch_id, sender, sequence, created FROM batches")
+	if err != nil {
+		t.Rollback()
+		return nil, err
+	}
+	for {
+		ok, err := s.step()
+		if err != nil {
+			t.Rollback()
+			return nil, err
+		}
+		if !ok {
+			break
+		}
+		created, err := ParseTime(s.colText(3))
+		if err != nil {
+			s.done()
+			t.Rollback()
+			return nil, fmt.Errorf("batch %d: created: %w", s.colInt64(0), err)
+		}
+		t.batches[s.colInt64(0)] = BatchOf{Sender: s.colText(1), Sequence: uint64(s.colInt64(2)), Created: created}
+	}
+	return t, nil
+}
+
+// stmt returns a prepared statement, prepared once per run.
+func (t *CleanTx) stmt(sql string) (*rawStmt, error) {
+	if s, ok := t.stmts[sql]; ok {
+		return s, nil
+	}
+	s, err := t.c.prepare(sql)
+	if err != nil {
+		return nil, err
+	}
+	t.stmts[sql] = s
+	return s, nil
+}
+
+func (t *CleanTx) close() {
+	for _, s := range t.stmts {
+		s.close()
+	}
+	t.stmts = nil
+	t.c.close()
+}
+
+// Batch returns a batch by id.
+func (t *CleanTx) Batch(id int64) (BatchOf, bool) {
+	b, ok := t.batches[id]
+	return b, ok
+}
+
+// Commit makes the run durable (synchronous=FULL).
+func (t *CleanTx) Commit() error {
+	if t.done {
+		return fmt.Errorf("commit: transaction already ended")
+	}
+	t.done = true
+	defer t.close()
+	if err := t.c.exec("COMMIT"); err != nil {
+		t.c.exec("ROLLBACK")
+		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
+}
+
+// Rollback abandons the run; it may be called after Commit, to no effect.
+func (t *CleanTx) Rollback() error {
+	if t.done {
+		return nil
+	}
+	t.done = true
+	defer t.close()
+	return t.c.exec("ROLLBACK")
+}
+
+// Exec runs statements without results (the run's own temporary tables).
+func (t *CleanTx) Exec(sql string) error { return t.c.exec(sql) }
+
+// QueryInt64 runs a query returning one integer.
+func (t *CleanTx) QueryInt64(sql string) (int64, error) { return t.c.queryInt64(sql) }
+
+// scan reads CleanRecords from a query selecting cleanColumns.
+func (t *CleanTx) scan(s *rawStmt, fn func(*CleanRecord) error) error {
+	var r CleanRecord
+	for {
+		ok, err := s.step()
+		if err != nil || !ok {
+			return err
+		}
+		if err := readClean(s, &r); err != nil {
+			s.done()
+			return err
+		}
+		if err := fn(&r); err != nil {
+			s.done()
+			return err
+		}
+	}
+}
+
+func readClean(s *rawStmt, r *CleanRecord) error {
+	counter := func(i int) int64 {
+		if s.colNull(i) {
+			return NullCounter
+		}
+		return s.colInt64(i)
+	}
+	*r = CleanRecord{
+		EntryID: s.colInt64(0), BatchID: s.colInt64(1), MemberID: s.colInt64(2), Line: s.colInt64(3),
+		UserNameSent: s.colText(4), StatusType: s.colText(5), SessionID: s.colText(6), SessionTime: s.colInt64(7),
+		NASID: s.colText(8), EventStamped: s.colInt64(10) != 0,
+		InputOctets: counter(12), OutputOctets: counter(13), InputPackets: counter(14), OutputPackets: counter(15),
+		TerminateCause: s.colText(16), Problem: s.colText(17),
+		RecordStatus: s.colText(18), Reason: s.colText(19), PairStatus: s.colText(20), SessionKey: s.colText(21),
+		DuplicateOf: s.colInt64(22),
+	}
+	var err error
+	if r.EventTime, err = ParseTime(s.colText(9)); err != nil {
+		return fmt.Errorf("raw entry %d: stop_time_gmt: %w", r.EntryID, err)
+	}
+	if r.Received, err = ParseTime(s.colText(11)); err != nil {
+		return fmt.Errorf("raw entry %d: create_date: %w", r.EntryID, err)
+	}
+	if r.RecordStatus == RecordStatusLoaded {
+		r.RecordStatus = ""
+	}
+	return nil
+}
+
+// ScanRaw streams the raw rows with after < entry_id <= upto, in entry
+// order.
+func (t *CleanTx) ScanRaw(after, upto int64, fn func(*CleanRecord) error) error {
+	s, err := t.stmt("SELECT " + cleanColumns + " FROM raw WHERE entry_id > ? AND entry_id <= ? ORDER BY entry_id")
+	if err != nil {
+		return err
+	}
+	if err := s.bindInt64(1, after); err != nil {
+		return err
+	}
+	if err := s.bindInt64(2, upto); err != nil {
+		return err
+	}
+	return t.scan(s, fn)
+}
+
+// GroupRecords calls fn for every raw row of a NAS and session id with an
+// entry id of at most upto (all senders: the caller keeps its own).
+func (t *CleanTx) GroupRecords(nas, sid string, upto int64, fn func(*CleanRecord) error) error {
+	s, err := t.stmt("SELECT " + cleanColumns + " FROM raw WHERE nas_id = ? AND session_id = ? AND entry_id <= ?")
+	if err != nil {
+		return err
+	}
+	if err := s.reserve(len(nas) + len(sid)); err != nil {
+		return err
+	}
+	if err := s.bindText(1, nas); err != nil {
+		return err
+	}
+	if err := s.bindText(2, sid); err != nil {
+		return err
+	}
+	if err := s.bindInt64(3, upto); err != nil {
+		return err
+	}
+	return t.scan(s, fn)
+}
+
+// NASControls calls fn for every raw row of a NAS without a session id
+// (its Accounting-On/Off) up to entry id upto.
+func (t *CleanTx) NASControls(nas string, upto int64, fn func(*CleanRecord) error) error {
+	s, err := t.stmt("SELECT " + cleanColumns + " FROM raw WHERE nas_id = ? AND session_id IS NULL AND entry_id <= ?")
+	if err != nil {
+		return err
+	}
+	if err := s.reserve(len(nas)); err != nil {
+		return err
+	}
+	if err := s.bindText(1, nas); err != nil {
+		return err
+	}
+	if err := s.bindInt64(2, upto); err != nil {
+		return err
+	}
+	return t.scan(s, fn)
+}
+
+// SessionIDsAround lists the session ids of the sessions of a local ISP's
+// NAS that an Accounting-On/Off at time at may split: started before it,
+// stopped no earlier than slack before it.
+func (t *CleanTx) SessionIDsAround(local, nas string, at time.Time, slack time.Duration) ([]string, error) {
+	s, err := t.stmt("SELECT session_id FROM sessions WHERE local_isp = ? AND nas_id = ? AND start_utc < ? AND stop_utc >= ?")
+	if err != nil {
+		return nil, err
+	}
+	from, to := FormatTime(at), FormatTime(at.Add(-slack))
+	if err := s.reserve(len(local) + len(nas) + len(from) + len(to)); err != nil {
+		return nil, err
+	}
+	for i, v := range []string{local, nas, from, to} {
+		if err := s.bindText(i+1, v); err != nil {
+			return nil, err
+		}
+	}
+	var out []string
+	for {
+		ok, err := s.step()
+		if err != nil || !ok {
+			return out, err
+		}
+		out = append(out, s.colText(0))
+	}
+}
+
+// SetOutcome writes a raw row's outcome and the time it was put in the
+// history (history_time).
+func (t *CleanTx) SetOutcome(entry int64, o Outcome, at string) error {
+	s, err := t.stmt(`UPDATE raw SET record_status = ?, reason = ?, pair_status = ?, session_key = ?, duplicate_of = ?,
+	history_time = ? WHERE entry_id = ?`)
+	if err != nil {
+		return err
+	}
+	if err := s.reserve(len(o.RecordStatus) + len(o.Reason) + len(o.PairStatus) + len(o.SessionKey) + len(at)); err != nil {
+		return err
+	}
+	for i, v := range []string{o.RecordStatus, o.Reason, o.PairStatus, o.SessionKey} {
+		if err := s.bindText(i+1, v); err != nil {
+			return err
+		}
+	}
+	if o.DuplicateOf != 0 {
+		err = s.bindInt64(5, o.DuplicateOf)
+	} else {
+		err = s.bindNull(5)
+	}
+	if err != nil {
+		return err
+	}
+	if err := s.bindText(6, at); err != nil {
+		return err
+	}
+	if err := s.bindInt64(7, entry); err != nil {
+		return err
+	}
+	return s.exec()
+}
+
+// sessionColumns are the sessions table's columns in Session.values order.
+const sessionColumns = `session_key, period, local_isp, home_isp, user_name, user, realm, nas_id, session_id,
+	start_utc, start_local, stop_utc, stop_local, time_zone, duration, input_octets, output_octets, input_packets,
+	output_packets, terminate_cause, estimated, start_derived, counter_reset, records, start_entry_id, final_entry_id,
+	revision, digest`
+
+// texts are the session's columns as text, in sessionColumns order
+// without revision and digest: what the digest is made of.
+func (s *Session) texts() []string {
+	b := func(v bool) string {
+		if v {
+			return "1"
+		}
+		return "0"
+	}
+	i := func(v int64) string { return strconv.FormatInt(v, 10) }
+	zone := s.Zone
+	if zone == nil {
+		zone = time.UTC
+	}
+	start := ""
+	if s.StartEntryID != 0 {
+		start = i(s.StartEntryID)
+	}
+	return []string{s.Key, s.Period, s.LocalISP, s.HomeISP, s.UserName, s.User, s.Realm, s.NASID, s.SessionID,
+		FormatTime(s.Start), FormatLocal(s.Start, zone), FormatTime(s.Stop), FormatLocal(s.Stop, zone), zone.String(),
+		i(s.Duration), i(s.InputOctets), i(s.OutputOctets), i(s.InputPackets), i(s.OutputPackets), s.TerminateCause,
+		b(s.Estimated), b(s.StartDerived), b(s.CounterReset), i(s.Records), start, i(s.FinalEntryID)}
+}
+
+// SessionDigest is the digest of a session's content: every column but
+// revision and digest, so a change of any of them changes it. Entry ids
+// are part of it: a session rebuilt from other rows is a change to trace.
+func SessionDigest(s *Session) string {
+	h := sha256.New()
+	for _, v := range s.texts() {
+		h.Write([]byte(v))
+		h.Write([]byte{0x1f})
+	}
+	return hex.EncodeToString(h.Sum(nil)[:16])
+}
+
+// SessionState is what is known of a stored session: its revision and digest.
+type SessionState struct {
+	Revision int64
+	Digest   string
+}
+
+// SessionState returns the stored state of a session; ok false when none.
+func (t *CleanTx) SessionState(key string) (SessionState, bool, error) {
+	s, err := t.stmt("SELECT revision, digest FROM sessions WHERE session_key = ?")
+	if err != nil {
+		return SessionState{}, false, err
+	}
+	if err := s.reserve(len(key)); err != nil {
+		return SessionState{}, false, err
+	}
+	if err := s.bindText(1, key); err != nil {
+		return SessionState{}, false, err
+	}
+	ok, err := s.step()
+	if err != nil || !ok {
+		return SessionState{}, false, err
+	}
+	st := SessionState{Revision: s.colInt64(0), Digest: s.colText(1)}
+	s.done()
+	return st, true, nil
+}
+
+// PutSession inserts or replaces a session row.
+func (t *CleanTx) PutSession(x *Session) error {
+	s, err := t.stmt("INSERT OR REPLACE INTO sessions (" + sessionColumns + ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+	if err != nil {
+		return err
+	}
+	texts := x.texts()
+	n := len(x.Digest)
+	for _, v := range texts {
+		n += len(v)
+	}
+	if err := s.reserve(n); err != nil {
+		return err
+	}
+	// Integer columns are bound as integers, the others as text.
+	ints := map[int]bool{14: true, 15: true, 16: true, 17: true, 18: true, 20: true, 21: true, 22: true, 23: true, 24: true, 25: true}
+	for k, v := range texts {
+		if ints[k] && v != "" {
+			n, _ := strconv.ParseInt(v, 10, 64)
+			err = s.bindInt64(k+1, n)
+		} else {
+			err = s.bindText(k+1, v)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	if err := s.bindInt64(27, x.Revision); err != nil {
+		return err
+	}
+	if err := s.bindText(28, x.Digest); err != nil {
+		return err
+	}
+	return s.exec()
+}
+
+// DeleteSession removes a session row.
+func (t *CleanTx) DeleteSession(key string) error {
+	s, err := t.stmt("DELETE FROM sessions WHERE session_key = ?")
+	if err != nil {
+		return err
+	}
+	if err := s.reserve(len(key)); err != nil {
+		return err
+	}
+	if err := s.bindText(1, key); err != nil {
+		return err
+	}
+	return s.exec()
+}
+
+// ParseTime reads an instant as stored (TimeLayout), by hand: a run
+// reads two per row.
+func ParseTime(s string) (time.Time, error) {
+	if len(s) != len(TimeLayout) || s[4] != '-' || s[7] != '-' || s[10] != 'T' || s[13] != ':' || s[16] != ':' || s[19] != '.' || s[29] != 'Z' {
+		return parseSlow(s)
+	}
+	num := func(a, b int) (int, bool) {
+		n := 0
+		for i := a; i < b; i++ {
+			c := s[i]
+			if c < '0' || c > '9' {
+				return 0, false
+			}
+			n = n*10 + int(c-'0')
+		}
+		return n, true
+	}
+	y, ok1 := num(0, 4)
+	mo, ok2 := num(5, 7)
+	d, ok3 := num(8, 10)
+	h, ok4 := num(11, 13)
+	mi, ok5 := num(14, 16)
+	se, ok6 := num(17, 19)
+	ns, ok7 := num(20, 29)
+	if !(ok1 && ok2 && ok3 && ok4 && ok5 && ok6 && ok7) || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || se > 59 {
+		return parseSlow(s)
+	}
+	return time.Date(y, time.Month(mo), d, h, mi, se, ns, time.UTC), nil
+}
+
+func parseSlow(s string) (time.Time, error) {
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("%q is not a stored time", s)
+	}
+	return t.UTC(), nil
+}
