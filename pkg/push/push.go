@@ -23,6 +23,7 @@ import (
 
 	"roamsettle/pkg/batch"
 	"roamsettle/pkg/config"
+	"roamsettle/pkg/durable"
 	"roamsettle/pkg/lock"
 	"roamsettle/pkg/spool"
 	"roamsettle/pkg/stage"
@@ -143,6 +144,16 @@ type pusher struct {
 
 func (p *pusher) dir(name string) string { return filepath.Join(p.l.Root, name) }
 func (p *pusher) outgoing() string       { return p.dir(OutgoingDir) }
+
+// makeDir makes a spool folder, durably.
+func makeDir(dir string) error {
+	if err := durable.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("spool: %w", err)
+	}
+	return nil
+}
+
+func syncDir(dir string) error { return durable.SyncDir(dir) }
 
 // sweep closes stale open sessions first, so they travel in this batch.
 // A running listener holds the open/ lock and sweeps by itself.
