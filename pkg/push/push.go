@@ -224,7 +224,7 @@ func PruneAt(run *stage.Run, edge *config.Edge, olderThan time.Duration, now tim
 		dir := filepath.Join(sent, e.Name())
 		st, err := os.Stat(filepath.Join(dir, e.Name()+batch.ManifestExt))
 		if err != nil {
-			kept++ // still being settled (its batch is in outgoing/)
+			kept++ // not a settled batch (settle moves the manifest in first): a person decides
 			continue
 		}
 		if now.Sub(st.ModTime()) <= olderThan {

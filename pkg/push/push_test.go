@@ -543,7 +543,7 @@ func TestPrune(t *testing.T) {
 	sent := spool.Layout{Root: edge.Spool}.Sent()
 	old := time.Now().Add(-40 * 24 * time.Hour)
 	os.Chtimes(filepath.Join(sent, "ISPB-0000000001", "ISPB-0000000001.manifest"), old, old)
-	// A batch folder still being settled (manifest not in it yet) stays.
+	// A batch folder without its manifest is not a settled batch: it stays.
 	os.MkdirAll(filepath.Join(sent, "ISPB-0000000003"), 0o755)
 
 	run, _ := newRun(t)
@@ -651,52 +651,5 @@ func TestPushFaultAtEveryStep(t *testing.T) {
 				t.Fatalf("ready %d sent %d, want 0, %d", r, sent, recs)
 			}
 		})
-	}
-}
-
-// TestPushResumesInterruptedSettle: a crash while moving a delivered
-// batch's files to sent/ is finished by the next run; a newer session that
-// reused a moved file's name stays in ready/ for the next batch.
-func TestPushResumesInterruptedSettle(t *testing.T) {
-	edge, outbox := localEdge(t)
-	recs := writeReady(t, edge.Spool, 10, 0)
-	opt := fastOptions()
-	opt.Dial = func(context.Context) (push.Transport, error) {
-		d, err := local.Open(outbox)
-		return &lostConfirm{Transport: d}, err
-	}
-	if _, _, err := pushNow(t, edge, opt); err == nil {
-		t.Fatal("no error")
-	}
-	// What the crash left: half the files moved.
-	l := spool.Layout{Root: edge.Spool}
-	sent := filepath.Join(l.Sent(), "ISPB-0000000001")
-	os.MkdirAll(sent, 0o755)
-	moved := names(t, l.Ready())[:5]
-	for _, n := range moved {
-		if err := os.Rename(filepath.Join(l.Ready(), n), filepath.Join(sent, n)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	// A late record re-created one of the moved names in ready/.
-	late := sessionRecords(0, time.Date(2026, 6, 30, 18, 0, 0, 0, time.UTC))
-	late[1].SessionTime += 10
-	if err := spool.Append(filepath.Join(l.Ready(), moved[0]), late[1:], false); err != nil {
-		t.Fatal(err)
-	}
-	recs++
-
-	if _, _, err := pushNow(t, edge, fastOptions()); err != nil {
-		t.Fatal(err)
-	}
-	checkCentral(t, outbox, "ISPB-0000000001", "ISPB-0000000002")
-	if n := len(names(t, sent)); n != 11 {
-		t.Fatalf("sent/ISPB-0000000001 holds %d files, want 10 and the manifest", n)
-	}
-	if got := names(t, filepath.Join(l.Sent(), "ISPB-0000000002")); strings.Join(got, " ") != "ISPB-0000000002.manifest "+moved[0] {
-		t.Fatalf("second batch holds %v, want the late file only", got)
-	}
-	if r, s, _ := countRecords(t, edge.Spool); r != 0 || s != recs {
-		t.Fatalf("ready %d sent %d, want 0, %d", r, s, recs)
 	}
 }

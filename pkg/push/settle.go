@@ -64,20 +64,6 @@ func (p *pusher) settle(base string) (missing int64, err error) {
 	if err != nil {
 		return 0, err
 	}
-	// A sent/<batch>/ folder already there was made by an earlier version,
-	// which moved the files one by one: those in it are done, and a file
-	// of the same name in ready/ is a newer session.
-	var done map[string]bool
-	legacy := false
-	if names, err := readNames(sentDir); err == nil {
-		legacy = true
-		done = make(map[string]bool, len(names))
-		for _, n := range names {
-			done[n] = true
-		}
-	} else if !errors.Is(err, fs.ErrNotExist) {
-		return 0, err
-	}
 	names, err := readNames(settling)
 	if err != nil {
 		return 0, err
@@ -87,7 +73,7 @@ func (p *pusher) settle(base string) (missing int64, err error) {
 	for _, n := range names {
 		switch {
 		case n == mname:
-		case members[n] && !done[n]:
+		case members[n]:
 			present++
 		default:
 			back = append(back, n)
@@ -98,13 +84,13 @@ func (p *pusher) settle(base string) (missing int64, err error) {
 			return 0, err
 		}
 	}
-	if legacy || present < len(members) {
+	if present < len(members) {
 		have := make(map[string]bool, len(names))
 		for _, n := range names {
 			have[n] = true
 		}
 		for n := range members {
-			if !have[n] && !done[n] {
+			if !have[n] {
 				// Delivered in the batch, but gone from ready/ (removed by hand).
 				missing++
 				p.run.Log.Warn("spool file of a delivered batch is no longer in ready/", "batch", base, "file", n)
@@ -122,11 +108,7 @@ func (p *pusher) settle(base string) (missing int64, err error) {
 	if err := hook("final"); err != nil {
 		return missing, err
 	}
-	if legacy {
-		if err := mergeLegacy(settling, sentDir, mname); err != nil {
-			return missing, err
-		}
-	} else if err := durable.Rename(settling, sentDir); err != nil {
+	if err := durable.Rename(settling, sentDir); err != nil {
 		return missing, err
 	}
 	if err := hook("tar"); err != nil {
@@ -214,33 +196,6 @@ func (p *pusher) moveBack(settling string, names []string) (err error) {
 		return err
 	}
 	return syncDir(settling)
-}
-
-// mergeLegacy finishes a batch whose sent/<batch>/ an earlier version
-// started: the rest of the members, then the manifest, one by one.
-func mergeLegacy(settling, sentDir, mname string) error {
-	names, err := readNames(settling)
-	if err != nil {
-		return err
-	}
-	for _, n := range names {
-		if n == mname {
-			continue
-		}
-		if err := os.Rename(filepath.Join(settling, n), filepath.Join(sentDir, n)); err != nil {
-			return fmt.Errorf("settle: %w", err)
-		}
-	}
-	if err := syncDir(sentDir); err != nil {
-		return err
-	}
-	if err := durable.Rename(filepath.Join(settling, mname), filepath.Join(sentDir, mname)); err != nil {
-		return err
-	}
-	if err := os.Remove(settling); err != nil {
-		return fmt.Errorf("settle: %w", err)
-	}
-	return syncDir(filepath.Dir(settling))
 }
 
 // finishSettling completes, before anything else, the settles a crash
