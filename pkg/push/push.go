@@ -66,6 +66,10 @@ type Options struct {
 	// Progress, when not nil, gets the bytes uploaded (tests use it to
 	// interrupt an upload); a terminal also gets a bar.
 	Progress func(n int64)
+	// SettleHook, for tests, is called before each step of a settle
+	// ("swap", "mkdir", "sync", "moveback", "manifest", "final", "tar");
+	// an error stops the settle there, as a crash would.
+	SettleHook func(step string) error
 }
 
 func (o *Options) defaults() {

@@ -18,13 +18,10 @@ import (
 // swapped out, while the files that are not in the batch go back.
 const settlingExt = ".settling"
 
-// settleHook, when set (tests only), is called before each step of a
-// settle; an error stops the settle there, as a crash would.
-var settleHook func(step string) error
-
-func hook(step string) error {
-	if settleHook != nil {
-		return settleHook(step)
+// hook calls Options.SettleHook before a step of a settle.
+func (p *pusher) hook(step string) error {
+	if p.opt.SettleHook != nil {
+		return p.opt.SettleHook(step)
 	}
 	return nil
 }
@@ -98,20 +95,20 @@ func (p *pusher) settle(base string) (missing int64, err error) {
 		}
 	}
 	if mpath != filepath.Join(settling, mname) {
-		if err := hook("manifest"); err != nil {
+		if err := p.hook("manifest"); err != nil {
 			return missing, err
 		}
 		if err := durable.Rename(mpath, filepath.Join(settling, mname)); err != nil {
 			return missing, err
 		}
 	}
-	if err := hook("final"); err != nil {
+	if err := p.hook("final"); err != nil {
 		return missing, err
 	}
 	if err := durable.Rename(settling, sentDir); err != nil {
 		return missing, err
 	}
-	if err := hook("tar"); err != nil {
+	if err := p.hook("tar"); err != nil {
 		return missing, err
 	}
 	if err := os.Remove(filepath.Join(p.outgoing(), base+batch.DataExt)); err != nil && !errors.Is(err, fs.ErrNotExist) {
@@ -125,7 +122,7 @@ func (p *pusher) settle(base string) (missing int64, err error) {
 // fsync ready/ before they let it go), and none starts until the new
 // ready/ is durable.
 func (p *pusher) swapReady(settling string) (err error) {
-	if err := hook("swap"); err != nil {
+	if err := p.hook("swap"); err != nil {
 		return err
 	}
 	unlock, err := p.l.LockReady() // makes ready/ when a crash left none
@@ -140,13 +137,13 @@ func (p *pusher) swapReady(settling string) (err error) {
 	if err := os.Rename(p.l.Ready(), settling); err != nil {
 		return fmt.Errorf("settle: %w", err)
 	}
-	if err := hook("mkdir"); err != nil {
+	if err := p.hook("mkdir"); err != nil {
 		return err
 	}
 	if err := os.Mkdir(p.l.Ready(), 0o755); err != nil {
 		return fmt.Errorf("settle: %w", err)
 	}
-	if err := hook("sync"); err != nil {
+	if err := p.hook("sync"); err != nil {
 		return err
 	}
 	if err := syncDir(p.l.Sent()); err != nil {
@@ -169,7 +166,7 @@ func (p *pusher) moveBack(settling string, names []string) (err error) {
 	}()
 	for i, n := range names {
 		if i > 0 {
-			if err := hook("moveback"); err != nil {
+			if err := p.hook("moveback"); err != nil {
 				return err
 			}
 		}

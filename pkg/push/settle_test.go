@@ -84,7 +84,8 @@ func TestPushCrashAtEverySettleStep(t *testing.T) {
 			recs := writeReady(t, edge.Spool, 10, 0)
 			l := spool.Layout{Root: edge.Spool}
 			arrived := false
-			defer push.SetSettleHook(func(s string) error {
+			opt := fastOptions()
+			opt.SettleHook = func(s string) error {
 				if !arrived {
 					// Files that reach ready/ after bundling, before the settle.
 					arrived = true
@@ -94,14 +95,13 @@ func TestPushCrashAtEverySettleStep(t *testing.T) {
 					return errCrash
 				}
 				return nil
-			})()
-			if _, _, err := pushNow(t, edge, fastOptions()); !errors.Is(err, errCrash) {
+			}
+			if _, _, err := pushNow(t, edge, opt); !errors.Is(err, errCrash) {
 				t.Fatalf("got %v, want the injected crash", err)
 			}
 			if !arrived {
 				t.Fatal("the settle never ran")
 			}
-			push.SetSettleHook(nil)
 			if step == "mkdir" {
 				if _, err := os.Stat(l.Ready()); !errors.Is(err, os.ErrNotExist) {
 					t.Fatalf("ready/ after a crash before mkdir: %v", err)
@@ -149,7 +149,8 @@ func TestPushKeepsFilesArrivedAfterBundling(t *testing.T) {
 	recs := writeReady(t, edge.Spool, 20, 0)
 	l := spool.Layout{Root: edge.Spool}
 	var late []string
-	defer push.SetSettleHook(func(s string) error {
+	opt := fastOptions()
+	opt.SettleHook = func(s string) error {
 		switch s {
 		case "swap":
 			recs += writeReady(t, edge.Spool, 4, 500)
@@ -162,11 +163,10 @@ func TestPushKeepsFilesArrivedAfterBundling(t *testing.T) {
 			}
 		}
 		return nil
-	})()
-	if _, _, err := pushNow(t, edge, fastOptions()); err != nil {
+	}
+	if _, _, err := pushNow(t, edge, opt); err != nil {
 		t.Fatal(err)
 	}
-	push.SetSettleHook(nil)
 	checkCentral(t, outbox, "ISPB-0000000001")
 	sent, ready := checkSent(t, edge.Spool)
 	if len(sent) != 20 {
@@ -288,15 +288,15 @@ func TestPushWithConcurrentWriter(t *testing.T) {
 					time.Sleep(time.Millisecond)
 				}
 			}
-			defer push.SetSettleHook(func(s string) error {
+			opt := fastOptions()
+			opt.SettleHook = func(s string) error {
 				// Sessions close just before and just after ready/ is swapped.
 				if s == "swap" || s == "manifest" || s == "final" {
 					waitMore(5)
 				}
 				return nil
-			})()
-			_, _, perr := pushNow(t, edge, fastOptions())
-			push.SetSettleHook(nil)
+			}
+			_, _, perr := pushNow(t, edge, opt)
 			waitMore(5)
 			close(stop)
 			wg.Wait()
