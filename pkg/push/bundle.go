@@ -15,7 +15,8 @@ import (
 )
 
 // build bundles ready/ into a new committed batch in outgoing/ and returns
-// its base name ("" when ready/ is empty) and how many files it set aside.
+// its base name ("" when ready/ holds no spool file) and how many files it
+// set aside. Entries that are not spool files are reported and left there.
 // When the destination can take a stream, the tar is uploaded (to its
 // temporary name) while it is written, and renamed into place only once
 // the batch is committed here; if that upload fails, delivery sends the
@@ -26,11 +27,17 @@ func (p *pusher) build(ctx context.Context) (string, int, error) {
 		return "", 0, err
 	}
 	var names []string
+	var foreign []fs.DirEntry
 	for _, e := range ents {
-		if n := e.Name(); strings.HasSuffix(n, spool.FileExt) && !strings.HasPrefix(n, ".") && e.Type().IsRegular() {
+		switch n := e.Name(); {
+		case strings.HasPrefix(n, "."): // a writer's temporary name: not done yet
+		case strings.HasSuffix(n, spool.FileExt) && e.Type().IsRegular():
 			names = append(names, n)
+		default:
+			foreign = append(foreign, e)
 		}
 	}
+	p.reportForeign(foreign)
 	if len(names) == 0 {
 		return "", 0, nil
 	}
@@ -96,6 +103,43 @@ func (p *pusher) build(ctx context.Context) (string, int, error) {
 	name := batch.Name(sender, seq)
 	p.run.Log.Info("batch built", "batch", name, "files", m.Totals.Files, "records", m.Totals.Records, "bytes", m.DataSize)
 	return name, bad, nil
+}
+
+// foreignShown is how many foreign entries the warning names; its count
+// covers them all, so a folder of thousands still makes one line.
+const foreignShown = 10
+
+// reportForeign logs, in one line, the entries of ready/ that are not
+// spool files (symlinks, folders, other names), and counts them. They are
+// left where they are: someone put them there, and a person decides.
+func (p *pusher) reportForeign(ents []fs.DirEntry) {
+	p.foreign = len(ents)
+	if len(ents) == 0 {
+		return
+	}
+	p.run.Add("foreign", int64(len(ents)))
+	var shown []string
+	for _, e := range ents[:min(len(ents), foreignShown)] {
+		shown = append(shown, fmt.Sprintf("%s (%s)", e.Name(), kind(e.Type())))
+	}
+	args := []any{"folder", p.l.Ready(), "count", len(ents), "entries", strings.Join(shown, ", ")}
+	if more := len(ents) - len(shown); more > 0 {
+		args = append(args, "not_named", more)
+	}
+	p.run.Log.Warn("entries in spool/ready that are not spool files; not pushed, left there for a person", args...)
+}
+
+// kind names a directory entry's type for a person.
+func kind(t fs.FileMode) string {
+	switch {
+	case t&fs.ModeSymlink != 0:
+		return "symlink"
+	case t.IsDir():
+		return "folder"
+	case t.IsRegular():
+		return "file"
+	}
+	return "special file"
 }
 
 // unreadable says whether Add failed on the spool file itself (its content

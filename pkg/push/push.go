@@ -19,6 +19,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"roamsettle/pkg/batch"
@@ -90,7 +91,8 @@ func Push(ctx context.Context, run *stage.Run, edge *config.Edge) error {
 }
 
 // PushWith is Push with options. It returns *stage.AttentionError when it
-// delivered everything it could but set unreadable spool files aside.
+// delivered everything it could but set unreadable spool files aside or
+// found entries in ready/ that are not spool files.
 func PushWith(ctx context.Context, run *stage.Run, edge *config.Edge, opt Options) error {
 	opt.defaults()
 	p := &pusher{run: run, edge: edge, opt: opt, l: spool.Layout{Root: edge.Spool}}
@@ -127,11 +129,22 @@ func PushWith(ctx context.Context, run *stage.Run, edge *config.Edge, opt Option
 			return err
 		}
 	} else if len(pending) == 0 {
-		run.Log.Info("nothing to push: spool/ready is empty")
+		run.Log.Info("nothing to push: no spool files in spool/ready")
 	}
+	var attention []string
 	if bad > 0 {
-		return &stage.AttentionError{Msg: fmt.Sprintf("%d spool file(s) could not be read back and were set aside in %s (each with a %s file saying why); the rest was pushed",
-			bad, p.dir(BadDir), ReasonExt)}
+		attention = append(attention, fmt.Sprintf("%d spool file(s) could not be read back and were set aside in %s (each with a %s file saying why)",
+			bad, p.dir(BadDir), ReasonExt))
+	}
+	if p.foreign > 0 {
+		msg := "%d entries in %s are not spool files (symlinks, folders or other names; the log names them) and were left there for a person"
+		if p.foreign == 1 {
+			msg = "%d entry in %s is not a spool file (a symlink, a folder or another name; the log names it) and was left there for a person"
+		}
+		attention = append(attention, fmt.Sprintf(msg, p.foreign, p.l.Ready()))
+	}
+	if len(attention) > 0 {
+		return &stage.AttentionError{Msg: strings.Join(attention, "; ") + "; everything else was pushed"}
 	}
 	return nil
 }
@@ -144,6 +157,8 @@ type pusher struct {
 	tr   Transport
 	// streamed is the tar uploaded while bundling, in place already.
 	streamed string
+	// foreign counts the entries of ready/ that are not spool files.
+	foreign int
 }
 
 func (p *pusher) dir(name string) string { return filepath.Join(p.l.Root, name) }
