@@ -19,10 +19,12 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"roamsettle/pkg/batch"
 	"roamsettle/pkg/config"
+	"roamsettle/pkg/durable"
 	"roamsettle/pkg/lock"
 	"roamsettle/pkg/spool"
 	"roamsettle/pkg/stage"
@@ -65,6 +67,10 @@ type Options struct {
 	// Progress, when not nil, gets the bytes uploaded (tests use it to
 	// interrupt an upload); a terminal also gets a bar.
 	Progress func(n int64)
+	// SettleHook, for tests, is called before each step of a settle
+	// ("swap", "mkdir", "sync", "moveback", "manifest", "final", "tar");
+	// an error stops the settle there, as a crash would.
+	SettleHook func(step string) error
 }
 
 func (o *Options) defaults() {
@@ -85,7 +91,8 @@ func Push(ctx context.Context, run *stage.Run, edge *config.Edge) error {
 }
 
 // PushWith is Push with options. It returns *stage.AttentionError when it
-// delivered everything it could but set unreadable spool files aside.
+// delivered everything it could but set unreadable spool files aside or
+// found entries in ready/ that are not spool files.
 func PushWith(ctx context.Context, run *stage.Run, edge *config.Edge, opt Options) error {
 	opt.defaults()
 	p := &pusher{run: run, edge: edge, opt: opt, l: spool.Layout{Root: edge.Spool}}
@@ -122,11 +129,22 @@ func PushWith(ctx context.Context, run *stage.Run, edge *config.Edge, opt Option
 			return err
 		}
 	} else if len(pending) == 0 {
-		run.Log.Info("nothing to push: spool/ready is empty")
+		run.Log.Info("nothing to push: no spool files in spool/ready")
 	}
+	var attention []string
 	if bad > 0 {
-		return &stage.AttentionError{Msg: fmt.Sprintf("%d spool file(s) could not be read back and were set aside in %s (each with a %s file saying why); the rest was pushed",
-			bad, p.dir(BadDir), ReasonExt)}
+		attention = append(attention, fmt.Sprintf("%d spool file(s) could not be read back and were set aside in %s (each with a %s file saying why)",
+			bad, p.dir(BadDir), ReasonExt))
+	}
+	if p.foreign > 0 {
+		msg := "%d entries in %s are not spool files (symlinks, folders or other names; the log names them) and were left there for a person"
+		if p.foreign == 1 {
+			msg = "%d entry in %s is not a spool file (a symlink, a folder or another name; the log names it) and was left there for a person"
+		}
+		attention = append(attention, fmt.Sprintf(msg, p.foreign, p.l.Ready()))
+	}
+	if len(attention) > 0 {
+		return &stage.AttentionError{Msg: strings.Join(attention, "; ") + "; everything else was pushed"}
 	}
 	return nil
 }
@@ -139,10 +157,22 @@ type pusher struct {
 	tr   Transport
 	// streamed is the tar uploaded while bundling, in place already.
 	streamed string
+	// foreign counts the entries of ready/ that are not spool files.
+	foreign int
 }
 
 func (p *pusher) dir(name string) string { return filepath.Join(p.l.Root, name) }
 func (p *pusher) outgoing() string       { return p.dir(OutgoingDir) }
+
+// makeDir makes a spool folder, durably.
+func makeDir(dir string) error {
+	if err := durable.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("spool: %w", err)
+	}
+	return nil
+}
+
+func syncDir(dir string) error { return durable.SyncDir(dir) }
 
 // sweep closes stale open sessions first, so they travel in this batch.
 // A running listener holds the open/ lock and sweeps by itself.
@@ -213,7 +243,7 @@ func PruneAt(run *stage.Run, edge *config.Edge, olderThan time.Duration, now tim
 		dir := filepath.Join(sent, e.Name())
 		st, err := os.Stat(filepath.Join(dir, e.Name()+batch.ManifestExt))
 		if err != nil {
-			kept++ // still being settled (its batch is in outgoing/)
+			kept++ // not a settled batch (settle moves the manifest in first): a person decides
 			continue
 		}
 		if now.Sub(st.ModTime()) <= olderThan {

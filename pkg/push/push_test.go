@@ -458,6 +458,106 @@ func TestPushSetsAsideUnreadable(t *testing.T) {
 	}
 }
 
+// TestPushReportsForeignEntries: a symlink, a folder and a file that is
+// not a spool file in ready/ are reported (a warning naming each, a
+// "foreign" count, exit 3) and left where they are, while the good session
+// is pushed; a writer's temporary file (leading ".") is left silently.
+func TestPushReportsForeignEntries(t *testing.T) {
+	edge, outbox := localEdge(t)
+	recs := writeReady(t, edge.Spool, 1, 0)
+	ready := spool.Layout{Root: edge.Spool}.Ready()
+	elsewhere := filepath.Join(t.TempDir(), "nas9_20260630T000000Z_elsewhere.sess")
+	writeFile(t, elsewhere, spool.Header+"\n")
+	link := "nas9_20260630T000000Z_linked.sess"
+	if err := os.Symlink(elsewhere, filepath.Join(ready, link)); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(filepath.Join(ready, "old"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, filepath.Join(ready, "old", "x.sess"), "kept")
+	writeFile(t, filepath.Join(ready, "notes.txt"), "a person's notes")
+	tmp := ".nas1_20260630T000000Z_writing.sess.tmp"
+	writeFile(t, filepath.Join(ready, tmp), "being written")
+	foreign := []string{link, "notes.txt", "old"}
+
+	run, logs, err := pushNow(t, edge, fastOptions())
+	var att *stage.AttentionError
+	if !errors.As(err, &att) || stage.ExitCode(err) != stage.ExitAttention {
+		t.Fatalf("got %v, want an AttentionError (exit 3)\n%s", err, logs)
+	}
+	checkCentral(t, outbox, "ISPB-0000000001")
+	if run.Count("files") != 1 || run.Count("records") != int64(recs) || run.Count("foreign") != 3 || run.Count("bad") != 0 {
+		t.Fatalf("files %d records %d foreign %d bad %d, want 1, %d, 3, 0",
+			run.Count("files"), run.Count("records"), run.Count("foreign"), run.Count("bad"), recs)
+	}
+	checkForeignReport(t, logs.String(), 3, foreign...)
+	if strings.Contains(logs.String(), tmp) {
+		t.Errorf("a writer's temporary file was reported:\n%s", logs)
+	}
+	// Left in place, untouched.
+	if got, want := names(t, ready), append([]string{tmp}, foreign...); strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Fatalf("ready/ holds %v, want %v", got, want)
+	}
+	if target, err := os.Readlink(filepath.Join(ready, link)); err != nil || target != elsewhere {
+		t.Errorf("symlink: %q, %v", target, err)
+	}
+	if b, _ := os.ReadFile(filepath.Join(ready, "old", "x.sess")); string(b) != "kept" {
+		t.Errorf("old/x.sess holds %q", b)
+	}
+	if b, _ := os.ReadFile(filepath.Join(ready, "notes.txt")); string(b) != "a person's notes" {
+		t.Errorf("notes.txt holds %q", b)
+	}
+	if n := names(t, filepath.Join(edge.Spool, push.BadDir)); len(n) != 0 {
+		t.Errorf("bad/ holds %v", n)
+	}
+
+	// Still there next run, still reported, though nothing is pushed; many
+	// make one line with the count and the first few names, not one each.
+	for i := 0; i < 40; i++ {
+		writeFile(t, filepath.Join(ready, fmt.Sprintf("stray-%02d.txt", i)), "x")
+	}
+	run, logs, err = pushNow(t, edge, fastOptions())
+	if stage.ExitCode(err) != stage.ExitAttention || run.Count("foreign") != 43 || run.Count("batches") != 0 {
+		t.Fatalf("second run: exit %d (%v), foreign %d, batches %d", stage.ExitCode(err), err, run.Count("foreign"), run.Count("batches"))
+	}
+	checkForeignReport(t, logs.String(), 43, link, "notes.txt", "old")
+	if strings.Contains(logs.String(), "stray-39.txt") {
+		t.Errorf("the log names every foreign entry, not the first few:\n%s", logs)
+	}
+	checkCentral(t, outbox, "ISPB-0000000001")
+}
+
+// checkForeignReport says the log has one warning about n entries in
+// ready/ that are not spool files, naming each of want.
+func checkForeignReport(t *testing.T, logs string, n int, want ...string) {
+	t.Helper()
+	var lines []string
+	for _, l := range strings.Split(logs, "\n") {
+		if strings.Contains(l, "level=WARN") && strings.Contains(l, "not spool files") {
+			lines = append(lines, l)
+		}
+	}
+	if len(lines) != 1 {
+		t.Fatalf("%d warnings about foreign entries, want 1:\n%s", len(lines), logs)
+	}
+	if !strings.Contains(lines[0], fmt.Sprintf("count=%d", n)) {
+		t.Errorf("warning lacks count=%d: %s", n, lines[0])
+	}
+	for _, w := range want {
+		if !strings.Contains(lines[0], w) {
+			t.Errorf("warning does not name %s: %s", w, lines[0])
+		}
+	}
+}
+
+func writeFile(t *testing.T, path, content string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // TestPushCrashBeforeCommit: a build cut short leaves temporary files in
 // outgoing/; the next run removes them and uses the same number (nothing
 // was ever sent under it).
@@ -543,7 +643,7 @@ func TestPrune(t *testing.T) {
 	sent := spool.Layout{Root: edge.Spool}.Sent()
 	old := time.Now().Add(-40 * 24 * time.Hour)
 	os.Chtimes(filepath.Join(sent, "ISPB-0000000001", "ISPB-0000000001.manifest"), old, old)
-	// A batch folder still being settled (manifest not in it yet) stays.
+	// A batch folder without its manifest is not a settled batch: it stays.
 	os.MkdirAll(filepath.Join(sent, "ISPB-0000000003"), 0o755)
 
 	run, _ := newRun(t)
@@ -651,52 +751,5 @@ func TestPushFaultAtEveryStep(t *testing.T) {
 				t.Fatalf("ready %d sent %d, want 0, %d", r, sent, recs)
 			}
 		})
-	}
-}
-
-// TestPushResumesInterruptedSettle: a crash while moving a delivered
-// batch's files to sent/ is finished by the next run; a newer session that
-// reused a moved file's name stays in ready/ for the next batch.
-func TestPushResumesInterruptedSettle(t *testing.T) {
-	edge, outbox := localEdge(t)
-	recs := writeReady(t, edge.Spool, 10, 0)
-	opt := fastOptions()
-	opt.Dial = func(context.Context) (push.Transport, error) {
-		d, err := local.Open(outbox)
-		return &lostConfirm{Transport: d}, err
-	}
-	if _, _, err := pushNow(t, edge, opt); err == nil {
-		t.Fatal("no error")
-	}
-	// What the crash left: half the files moved.
-	l := spool.Layout{Root: edge.Spool}
-	sent := filepath.Join(l.Sent(), "ISPB-0000000001")
-	os.MkdirAll(sent, 0o755)
-	moved := names(t, l.Ready())[:5]
-	for _, n := range moved {
-		if err := os.Rename(filepath.Join(l.Ready(), n), filepath.Join(sent, n)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	// A late record re-created one of the moved names in ready/.
-	late := sessionRecords(0, time.Date(2026, 6, 30, 18, 0, 0, 0, time.UTC))
-	late[1].SessionTime += 10
-	if err := spool.Append(filepath.Join(l.Ready(), moved[0]), late[1:], false); err != nil {
-		t.Fatal(err)
-	}
-	recs++
-
-	if _, _, err := pushNow(t, edge, fastOptions()); err != nil {
-		t.Fatal(err)
-	}
-	checkCentral(t, outbox, "ISPB-0000000001", "ISPB-0000000002")
-	if n := len(names(t, sent)); n != 11 {
-		t.Fatalf("sent/ISPB-0000000001 holds %d files, want 10 and the manifest", n)
-	}
-	if got := names(t, filepath.Join(l.Sent(), "ISPB-0000000002")); strings.Join(got, " ") != "ISPB-0000000002.manifest "+moved[0] {
-		t.Fatalf("second batch holds %v, want the late file only", got)
-	}
-	if r, s, _ := countRecords(t, edge.Spool); r != 0 || s != recs {
-		t.Fatalf("ready %d sent %d, want 0, %d", r, s, recs)
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -84,7 +85,8 @@ func TestPushCrashAtEverySettleStep(t *testing.T) {
 			recs := writeReady(t, edge.Spool, 10, 0)
 			l := spool.Layout{Root: edge.Spool}
 			arrived := false
-			defer push.SetSettleHook(func(s string) error {
+			opt := fastOptions()
+			opt.SettleHook = func(s string) error {
 				if !arrived {
 					// Files that reach ready/ after bundling, before the settle.
 					arrived = true
@@ -94,14 +96,13 @@ func TestPushCrashAtEverySettleStep(t *testing.T) {
 					return errCrash
 				}
 				return nil
-			})()
-			if _, _, err := pushNow(t, edge, fastOptions()); !errors.Is(err, errCrash) {
+			}
+			if _, _, err := pushNow(t, edge, opt); !errors.Is(err, errCrash) {
 				t.Fatalf("got %v, want the injected crash", err)
 			}
 			if !arrived {
 				t.Fatal("the settle never ran")
 			}
-			push.SetSettleHook(nil)
 			if step == "mkdir" {
 				if _, err := os.Stat(l.Ready()); !errors.Is(err, os.ErrNotExist) {
 					t.Fatalf("ready/ after a crash before mkdir: %v", err)
@@ -149,24 +150,27 @@ func TestPushKeepsFilesArrivedAfterBundling(t *testing.T) {
 	recs := writeReady(t, edge.Spool, 20, 0)
 	l := spool.Layout{Root: edge.Spool}
 	var late []string
-	defer push.SetSettleHook(func(s string) error {
+	opt := fastOptions()
+	opt.SettleHook = func(s string) error {
 		switch s {
 		case "swap":
 			recs += writeReady(t, edge.Spool, 4, 500)
 			late = names(t, l.Ready())
 		case "mkdir":
 			// ready/ is swapped out: no writer may move files in now.
-			if unlock, err := tryLockReady(l); err == nil {
-				unlock()
+			held, err := readyLockHeld(l)
+			if err != nil {
+				return err
+			}
+			if !held {
 				return errors.New("the ready lock is free while ready/ is swapped out")
 			}
 		}
 		return nil
-	})()
-	if _, _, err := pushNow(t, edge, fastOptions()); err != nil {
+	}
+	if _, _, err := pushNow(t, edge, opt); err != nil {
 		t.Fatal(err)
 	}
-	push.SetSettleHook(nil)
 	checkCentral(t, outbox, "ISPB-0000000001")
 	sent, ready := checkSent(t, edge.Spool)
 	if len(sent) != 20 {
@@ -203,21 +207,22 @@ func contains(list []string, s string) bool {
 	return false
 }
 
-// tryLockReady takes the ready lock only if it is free at once.
-func tryLockReady(l spool.Layout) (func() error, error) {
-	done := make(chan func() error, 1)
-	go func() {
-		unlock, err := l.LockReady()
-		if err == nil {
-			done <- unlock
-		}
-	}()
-	select {
-	case u := <-done:
-		return u, nil
-	case <-time.After(200 * time.Millisecond):
-		go func() { u := <-done; u() }() // let it go once it gets it
-		return nil, errors.New("held")
+// readyLockHeld says whether someone holds the ready lock, at once: a
+// non-blocking flock of the same file (docs/push.md), dropped on close.
+// Waiting a while for LockReady would only guess.
+func readyLockHeld(l spool.Layout) (bool, error) {
+	f, err := os.OpenFile(filepath.Join(l.Root, spool.ReadyLockFile), os.O_RDWR|os.O_CREATE, 0o644)
+	if err != nil {
+		return false, err
+	}
+	defer f.Close()
+	switch err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); {
+	case err == nil:
+		return false, nil
+	case errors.Is(err, syscall.EWOULDBLOCK):
+		return true, nil
+	default:
+		return false, fmt.Errorf("flock %s: %w", f.Name(), err)
 	}
 }
 
@@ -255,9 +260,11 @@ func TestPushWithConcurrentWriter(t *testing.T) {
 				werr    error
 			)
 			base := time.Now().UTC().Add(-time.Hour)
+			writerDone := make(chan struct{})
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
+				defer close(writerDone)
 				for i := 1000; ; i++ {
 					select {
 					case <-stop:
@@ -282,22 +289,34 @@ func TestPushWithConcurrentWriter(t *testing.T) {
 					added.Add(1)
 				}
 			}()
-			waitMore := func(n int64) {
+			// waitMore waits until the writer has closed n more sessions,
+			// and says so when it stopped or stalled instead.
+			waitMore := func(n int64) error {
 				from := added.Load()
-				for deadline := time.Now().Add(10 * time.Second); added.Load() < from+n && time.Now().Before(deadline); {
-					time.Sleep(time.Millisecond)
-				}
-			}
-			defer push.SetSettleHook(func(s string) error {
-				// Sessions close just before and just after ready/ is swapped.
-				if s == "swap" || s == "manifest" || s == "final" {
-					waitMore(5)
+				deadline := time.After(10 * time.Second)
+				for added.Load() < from+n {
+					select {
+					case <-writerDone:
+						return fmt.Errorf("the writer stopped: %v", werr)
+					case <-deadline:
+						return fmt.Errorf("the writer closed %d sessions in 10 s, want %d", added.Load()-from, n)
+					case <-time.After(time.Millisecond):
+					}
 				}
 				return nil
-			})()
-			_, _, perr := pushNow(t, edge, fastOptions())
-			push.SetSettleHook(nil)
-			waitMore(5)
+			}
+			opt := fastOptions()
+			opt.SettleHook = func(s string) error {
+				// Sessions close just before and just after ready/ is swapped.
+				if s == "swap" || s == "manifest" || s == "final" {
+					return waitMore(5)
+				}
+				return nil
+			}
+			_, _, perr := pushNow(t, edge, opt)
+			if perr == nil {
+				perr = waitMore(5)
+			}
 			close(stop)
 			wg.Wait()
 			if perr != nil {
