@@ -10,7 +10,6 @@ import (
 	"strings"
 
 	"roamsettle/pkg/batch"
-	"roamsettle/pkg/durable"
 	"roamsettle/pkg/spool"
 )
 
@@ -156,24 +155,10 @@ func unreadable(err error, path string) bool {
 // setAside moves an unreadable spool file to bad/ with a .reason file
 // beside it (written first, so the file is never there without it).
 func (p *pusher) setAside(name string, cause error) error {
-	bad := p.dir(BadDir)
-	if err := makeDir(bad); err != nil {
+	to, err := p.l.SetAside(filepath.Join(p.l.Ready(), name), "", cause.Error())
+	if err != nil {
 		return err
 	}
-	target := name
-	for i := 1; ; i++ {
-		if _, err := os.Lstat(filepath.Join(bad, target)); errors.Is(err, fs.ErrNotExist) {
-			break
-		}
-		target = fmt.Sprintf("%s+%d", name, i)
-	}
-	reason := fmt.Sprintf("%s\n", cause)
-	if err := durable.WriteFile(filepath.Join(bad, target+ReasonExt), []byte(reason), 0o644); err != nil {
-		return fmt.Errorf("set aside %s: %w", name, err)
-	}
-	if err := durable.Rename(filepath.Join(p.l.Ready(), name), filepath.Join(bad, target)); err != nil {
-		return fmt.Errorf("set aside %s: %w", name, err)
-	}
-	p.run.Log.Error("spool file cannot be read back; set aside, not pushed", "file", filepath.Join(bad, target), "reason", cause)
+	p.run.Log.Error("spool file cannot be read back; set aside, not pushed", "file", to, "reason", cause)
 	return nil
 }

@@ -51,10 +51,10 @@ var (
 
 // Folders and files push keeps in the spool, beside open/, ready/, sent/.
 const (
-	OutgoingDir = "outgoing" // the batch being delivered
-	BadDir      = "bad"      // spool files that cannot be read back, each with a .reason
-	StateDir    = "state"    // <SENDER>.seq: the last sequence number used
-	ReasonExt   = ".reason"
+	OutgoingDir = "outgoing"   // the batch being delivered
+	BadDir      = spool.BadDir // spool files that cannot be read back, each with a .reason
+	StateDir    = "state"      // <SENDER>.seq: the last sequence number used
+	ReasonExt   = spool.ReasonExt
 )
 
 // Options tune a push; the zero value is what roamcollect uses.
@@ -136,6 +136,9 @@ func PushWith(ctx context.Context, run *stage.Run, edge *config.Edge, opt Option
 		attention = append(attention, fmt.Sprintf("%d spool file(s) could not be read back and were set aside in %s (each with a %s file saying why)",
 			bad, p.dir(BadDir), ReasonExt))
 	}
+	if len(p.aside) > 0 {
+		attention = append(attention, spool.AsideSummary(p.aside))
+	}
 	if p.foreign > 0 {
 		msg := "%d entries in %s are not spool files (symlinks, folders or other names; the log names them) and were left there for a person"
 		if p.foreign == 1 {
@@ -159,6 +162,8 @@ type pusher struct {
 	streamed string
 	// foreign counts the entries of ready/ that are not spool files.
 	foreign int
+	// aside is what the sweep's Store could not use in open/ or the journal.
+	aside []spool.Aside
 }
 
 func (p *pusher) dir(name string) string { return filepath.Join(p.l.Root, name) }
@@ -191,6 +196,11 @@ func (p *pusher) sweep(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("sweep: %w", err)
 	}
+	// What cannot be used in open/ is set aside; the good sessions and
+	// everything in ready/ are still pushed.
+	p.aside = st.Aside()
+	spool.LogAside(p.run.Log, p.aside)
+	p.run.Add("set_aside", int64(len(p.aside)))
 	n, err := st.Sweep(p.opt.Now(), p.edge.StaleAfter)
 	p.run.Add("closed", int64(n))
 	if err != nil {

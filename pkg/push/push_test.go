@@ -753,3 +753,38 @@ func TestPushFaultAtEveryStep(t *testing.T) {
 		})
 	}
 }
+
+// TestPushWithDamagedOpenFile: a CRC-damaged file in spool/open/ used to
+// make push fail in its sweep, so the good sessions in ready/ were not
+// sent either. Now the file is set aside in bad/ with its reason, the
+// sessions in ready/ and the swept one are pushed, and the run exits 3.
+func TestPushWithDamagedOpenFile(t *testing.T) {
+	now := time.Date(2026, 7, 1, 12, 0, 0, 0, time.UTC)
+	edge, outbox := localEdge(t)
+	writeReady(t, edge.Spool, 3, 0)
+	l := spool.Layout{Root: edge.Spool}
+	st, err := spool.OpenStore(l)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stale := sessionRecords(7, now.Add(-24*time.Hour))
+	if err := st.Add(stale[:1]); err != nil {
+		t.Fatal(err)
+	}
+	damaged := filepath.Join(l.Open(), "nas9_20260630T000000Z_x.sess")
+	os.WriteFile(damaged, []byte(spool.Header+"\nstatus_type=Stop\tcrc=00000000\n"), 0o644)
+	opt := fastOptions()
+	opt.Now = func() time.Time { return now }
+	run, logs, err := pushNow(t, edge, opt)
+	if stage.ExitCode(err) != stage.ExitAttention || !strings.Contains(err.Error(), "nas9_20260630T000000Z_x.sess") {
+		t.Fatalf("got %v, want exit 3 naming the file\n%s", err, logs)
+	}
+	if run.Count("files") != 4 || run.Count("closed") != 1 || run.Count("set_aside") != 1 {
+		t.Errorf("files %d closed %d set_aside %d\n%s", run.Count("files"), run.Count("closed"), run.Count("set_aside"), logs)
+	}
+	checkCentral(t, outbox, "ISPB-0000000001")
+	reason, err := os.ReadFile(filepath.Join(l.Bad(), filepath.Base(damaged)+spool.ReasonExt))
+	if err != nil || !strings.Contains(string(reason), ":2: field crc") {
+		t.Errorf("reason %q, %v", reason, err)
+	}
+}

@@ -53,15 +53,15 @@ type Outcome struct {
 // are formatted in Zone.
 type Session struct {
 	Key, Period, LocalISP, HomeISP, UserName, User, Realm, NASID, SessionID string
-	Start, Stop                                                           time.Time
-	Zone                                                                  *time.Location
-	Duration, InputOctets, OutputOctets, InputPackets, OutputPackets      int64
-	TerminateCause                                                        string
-	Estimated, StartDerived, CounterReset                                 bool
-	Records                                                               int64
-	StartEntryID, FinalEntryID                                            int64 // StartEntryID 0: no Start
-	Revision                                                              int64
-	Digest                                                                string
+	Start, Stop                                                             time.Time
+	Zone                                                                    *time.Location
+	Duration, InputOctets, OutputOctets, InputPackets, OutputPackets        int64
+	TerminateCause                                                          string
+	Estimated, StartDerived, CounterReset                                   bool
+	Records                                                                 int64
+	StartEntryID, FinalEntryID                                              int64 // StartEntryID 0: no Start
+	Revision                                                                int64
+	Digest                                                                  string
 }
 
 // cleanColumns are read for every CleanRecord, in this order.
