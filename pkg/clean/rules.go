@@ -39,12 +39,13 @@ const Null = -1
 
 // Rec is one raw record as the rules see it. Lineage (sender, sequence,
 // member, line) orders copies of a record the same way whatever order the
-// batches were loaded in; entry ids do not.
+// batches were loaded in; entry ids do not. Member ids are compared only
+// within one batch, where their order is the manifest's.
 type Rec struct {
 	EntryID      int64
 	Sender       string // the batch's sender: the local ISP
 	Sequence     uint64
-	Member       string
+	Member       int64
 	Line         int64
 	BatchCreated time.Time
 

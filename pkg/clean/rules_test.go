@@ -31,7 +31,7 @@ type rb struct {
 }
 
 func (b *rb) add(status, sid, user string, at time.Duration, sessionTime int64, mod ...func(*Rec)) *rb {
-	r := Rec{EntryID: int64(len(b.recs) + 1), Sender: "ISPB", Sequence: 1, Member: "m" + sid, Line: int64(len(b.recs) + 2),
+	r := Rec{EntryID: int64(len(b.recs) + 1), Sender: "ISPB", Sequence: 1, Member: int64(len(b.recs) + 1), Line: int64(len(b.recs) + 2),
 		BatchCreated: t0.Add(48 * time.Hour), StatusType: status, SessionID: sid, UserNameSent: user, NAS: "nas1",
 		SessionTime: sessionTime, EventTime: t0.Add(at), Received: t0.Add(at + 100*time.Millisecond)}
 	if status == statusStop {

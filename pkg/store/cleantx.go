@@ -503,3 +503,204 @@ func parseSlow(s string) (time.Time, error) {
 	}
 	return t.UTC(), nil
 }
+
+// ExecInt runs a statement with one integer parameter (prepared once).
+func (t *CleanTx) ExecInt(sql string, v int64) error {
+	s, err := t.stmt(sql)
+	if err != nil {
+		return err
+	}
+	if err := s.bindInt64(1, v); err != nil {
+		return err
+	}
+	return s.exec()
+}
+
+// Touched returns the state a session had before this run, from the
+// run's temporary touched table: touched false when the run has not
+// changed it yet.
+func (t *CleanTx) Touched(key string) (before SessionState, existed, touched bool, err error) {
+	s, err := t.stmt("SELECT old_revision, old_digest FROM temp.touched WHERE session_key = ?")
+	if err != nil {
+		return before, false, false, err
+	}
+	if err := s.reserve(len(key)); err != nil {
+		return before, false, false, err
+	}
+	if err := s.bindText(1, key); err != nil {
+		return before, false, false, err
+	}
+	ok, err := s.step()
+	if err != nil || !ok {
+		return before, false, false, err
+	}
+	existed = !s.colNull(0)
+	before = SessionState{Revision: s.colInt64(0), Digest: s.colText(1)}
+	s.done()
+	return before, existed, true, nil
+}
+
+// Touch records the state a session had before the run changes it.
+func (t *CleanTx) Touch(key string, before SessionState, existed bool) error {
+	s, err := t.stmt("INSERT INTO temp.touched (session_key, old_revision, old_digest) VALUES (?, ?, ?)")
+	if err != nil {
+		return err
+	}
+	if err := s.reserve(len(key) + len(before.Digest)); err != nil {
+		return err
+	}
+	if err := s.bindText(1, key); err != nil {
+		return err
+	}
+	if existed {
+		err = s.bindInt64(2, before.Revision)
+		if err == nil {
+			err = s.bindText(3, before.Digest)
+		}
+	} else {
+		err = s.bindNull(2)
+		if err == nil {
+			err = s.bindNull(3)
+		}
+	}
+	if err != nil {
+		return err
+	}
+	return s.exec()
+}
+
+// OutcomeCount is how many of a run's records ended with an outcome and reason.
+type OutcomeCount struct {
+	RecordStatus, Reason string
+	N                    int64
+}
+
+// OutcomeCounts counts the raw rows with after < entry_id <= upto (and,
+// when from is not zero, an event time in [from, to)) by outcome and
+// reason.
+func (t *CleanTx) OutcomeCounts(after, upto int64, from, to time.Time) ([]OutcomeCount, error) {
+	q := "SELECT record_status, coalesce(reason, ''), count(*) FROM raw WHERE entry_id > ? AND entry_id <= ?"
+	if !from.IsZero() {
+		q += " AND stop_time_gmt >= '" + FormatTime(from) + "' AND stop_time_gmt < '" + FormatTime(to) + "'"
+	}
+	s, err := t.stmt(q + " GROUP BY 1, 2 ORDER BY 1, 2")
+	if err != nil {
+		return nil, err
+	}
+	if err := s.bindInt64(1, after); err != nil {
+		return nil, err
+	}
+	if err := s.bindInt64(2, upto); err != nil {
+		return nil, err
+	}
+	var out []OutcomeCount
+	for {
+		ok, err := s.step()
+		if err != nil || !ok {
+			return out, err
+		}
+		out = append(out, OutcomeCount{s.colText(0), s.colText(1), s.colInt64(2)})
+	}
+}
+
+// SessionChange is a session the run added, changed or removed.
+type SessionChange struct {
+	Key, Change              string // added, changed, removed
+	OldRevision, NewRevision int64
+	OldDigest, NewDigest     string
+}
+
+// Changes lists the sessions the run changed, compared with before it.
+func (t *CleanTx) Changes() ([]SessionChange, error) {
+	s, err := t.stmt(`SELECT t.session_key, t.old_revision, coalesce(t.old_digest, ''), s.revision, coalesce(s.digest, '')
+	FROM temp.touched t LEFT JOIN sessions s ON s.session_key = t.session_key
+	WHERE t.old_digest IS NOT s.digest ORDER BY t.session_key`)
+	if err != nil {
+		return nil, err
+	}
+	var out []SessionChange
+	for {
+		ok, err := s.step()
+		if err != nil || !ok {
+			return out, err
+		}
+		c := SessionChange{Key: s.colText(0), OldRevision: s.colInt64(1), OldDigest: s.colText(2), NewRevision: s.colInt64(3), NewDigest: s.colText(4)}
+		switch {
+		case c.OldDigest == "":
+			c.Change = "added"
+		case c.NewDigest == "":
+			c.Change = "removed"
+		default:
+			c.Change = "changed"
+		}
+		out = append(out, c)
+	}
+}
+
+// CleanRun is a row of clean_runs.
+type CleanRun struct {
+	Mode, Period                                    string
+	StartedAt, FinishedAt                           string
+	FirstEntryID, LastEntryID                       int64 // 0, 0: no records
+	RecordsIn, SessionRecords, Duplicates           int64
+	Irrelevant, Rejected, Reclassified              int64
+	Reasons                                         string // JSON object: code -> count
+	SessionsAdded, SessionsChanged, SessionsRemoved int64
+}
+
+// AddRun records the run and its session changes, and returns its id.
+func (t *CleanTx) AddRun(r *CleanRun, changes []SessionChange) (int64, error) {
+	id, err := t.c.queryInt64("SELECT coalesce(max(run_id), 0) + 1 FROM clean_runs")
+	if err != nil {
+		return 0, err
+	}
+	s, err := t.stmt(`INSERT INTO clean_runs (run_id, mode, period, started_at, finished_at, first_entry_id, last_entry_id,
+	records_in, session_records, duplicates, irrelevant, rejected, reasons, reclassified, sessions_added, sessions_changed,
+	sessions_removed) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+	if err != nil {
+		return 0, err
+	}
+	var first, last any
+	if r.LastEntryID > 0 {
+		first, last = r.FirstEntryID, r.LastEntryID
+	}
+	vals := []any{id, r.Mode, r.Period, r.StartedAt, r.FinishedAt, first, last, r.RecordsIn, r.SessionRecords, r.Duplicates,
+		r.Irrelevant, r.Rejected, r.Reasons, r.Reclassified, r.SessionsAdded, r.SessionsChanged, r.SessionsRemoved}
+	if err := s.reserve(len(r.Mode) + len(r.Period) + len(r.StartedAt) + len(r.FinishedAt) + len(r.Reasons)); err != nil {
+		return 0, err
+	}
+	for i, v := range vals {
+		if err := s.bindAny(i+1, v); err != nil {
+			return 0, err
+		}
+	}
+	if err := s.exec(); err != nil {
+		return 0, err
+	}
+	cs, err := t.stmt(`INSERT INTO session_changes (run_id, session_key, change, old_revision, new_revision, old_digest, new_digest)
+	VALUES (?, ?, ?, ?, ?, ?, ?)`)
+	if err != nil {
+		return 0, err
+	}
+	for _, c := range changes {
+		var or, nr any
+		if c.OldDigest != "" {
+			or = c.OldRevision
+		}
+		if c.NewDigest != "" {
+			nr = c.NewRevision
+		}
+		if err := cs.reserve(len(c.Key) + len(c.Change) + len(c.OldDigest) + len(c.NewDigest)); err != nil {
+			return 0, err
+		}
+		for i, v := range []any{id, c.Key, c.Change, or, nr, c.OldDigest, c.NewDigest} {
+			if err := cs.bindAny(i+1, v); err != nil {
+				return 0, err
+			}
+		}
+		if err := cs.exec(); err != nil {
+			return 0, err
+		}
+	}
+	return id, nil
+}

@@ -1,0 +1,378 @@
+package clean
+
+import (
+	"context"
+	"fmt"
+	"hash/maphash"
+	"slices"
+	"strings"
+	"time"
+
+	"roamsettle/pkg/config"
+	"roamsettle/pkg/durable"
+	"roamsettle/pkg/stage"
+	"roamsettle/pkg/store"
+)
+
+// Options are roamclean's switches.
+type Options struct {
+	// Rebuild judges every raw record again (with Period, the groups with
+	// records around that month) instead of only those not cleaned yet.
+	Rebuild bool
+	Period  string // YYYY-MM, with Rebuild
+	Now     func() time.Time
+	// ChunkRecords is how many new records are judged at once; 0: 65536.
+	ChunkRecords int
+}
+
+// Counts of the run's summary, in the order they are shown.
+const (
+	countIn         = "records"
+	countSession    = "session_records"
+	countDuplicates = "duplicates"
+	countIrrelevant = "irrelevant"
+	countRejected   = "rejected"
+	countReclass    = "reclassified"
+	countAdded      = "sessions_added"
+	countChanged    = "sessions_changed"
+	countRemoved    = "sessions_removed"
+)
+
+// groupKey is one sender's NAS and session id: the records the rules
+// judge together.
+type groupKey struct{ sender, nas, sid string }
+
+// item is a record of a group with its outcome before this run.
+type item struct {
+	rec Rec
+	was store.Outcome
+}
+
+type cleaner struct {
+	ctx      context.Context
+	run      *stage.Run
+	tx       *store.CleanTx
+	partners *config.Partners
+	opts     Options
+	at       string // the run's time, for history_time
+	from     int64  // records with entry_id > from are this run's
+	top      int64  // ... and <= top
+	probe    bool   // look up each group's other records (not needed on a first run)
+	seen     map[uint64]struct{}
+	seed     maphash.Seed
+	bounds   map[[2]string][]time.Time
+	window   [2]time.Time // with a period rebuild: the event times judged
+}
+
+// Clean judges the raw records not cleaned yet (or, with Rebuild, all of
+// them) and updates the history, in one transaction. It returns an
+// *stage.AttentionError (exit 3) when records of this run were rejected.
+func Clean(ctx context.Context, run *stage.Run, s *config.Settlement, opts Options) error {
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.ChunkRecords <= 0 {
+		opts.ChunkRecords = 65536
+	}
+	for _, c := range []string{countIn, countSession, countDuplicates, countIrrelevant, countRejected, countReclass, countAdded, countChanged, countRemoved} {
+		run.Add(c, 0)
+	}
+	if err := durable.MkdirAll(dirOf(s.DB), 0o755); err != nil {
+		return err
+	}
+	db, err := store.Open(ctx, s.DB)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	started := opts.Now()
+	tx, err := db.BeginClean(ctx)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	c := &cleaner{ctx: ctx, run: run, tx: tx, partners: s.Partners, opts: opts, at: store.FormatTime(started),
+		seen: map[uint64]struct{}{}, seed: maphash.MakeSeed(), bounds: map[[2]string][]time.Time{}}
+	if err := c.prepare(); err != nil {
+		return err
+	}
+	if err := c.scan(); err != nil {
+		return err
+	}
+	sum, err := c.finish(started)
+	if err != nil {
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return err
+	}
+	run.Log.Info("records in = session records + duplicates + irrelevant + rejected: " + sum.balance())
+	if sum.rejected > 0 {
+		return &stage.AttentionError{Msg: fmt.Sprintf("%d record(s) rejected (roamclean rejects --sender ISP lists them for their sender)", sum.rejected)}
+	}
+	return nil
+}
+
+func dirOf(path string) string {
+	if i := strings.LastIndexByte(path, '/'); i > 0 {
+		return path[:i]
+	}
+	return "."
+}
+
+// prepare finds the range of records this run takes.
+func (c *cleaner) prepare() error {
+	wm, err := c.tx.QueryInt64("SELECT coalesce(max(last_entry_id), 0) FROM clean_runs")
+	if err != nil {
+		return err
+	}
+	if c.top, err = c.tx.QueryInt64("SELECT coalesce(max(entry_id), 0) FROM raw"); err != nil {
+		return err
+	}
+	c.from = wm
+	// Only a first run can skip looking up each group's older records:
+	// there are none. A rebuild judges groups whole, never in pieces.
+	c.probe = wm > 0 || c.opts.Rebuild
+	if c.opts.Rebuild {
+		c.from = 0
+		if c.opts.Period != "" {
+			p, err := time.Parse("2006-01", c.opts.Period)
+			if err != nil {
+				return stage.Usagef("--period %q: want YYYY-MM", c.opts.Period)
+			}
+			// A session of the month may have records up to MaxDuration
+			// (and the tolerance) before it starts, and after it.
+			margin := time.Duration(MaxDuration)*time.Second + Tolerance
+			c.window = [2]time.Time{p.Add(-margin), p.AddDate(0, 1, 0).Add(margin)}
+		}
+	}
+	return c.tx.Exec(`CREATE TEMP TABLE touched (session_key TEXT PRIMARY KEY, old_revision INTEGER, old_digest TEXT) WITHOUT ROWID;
+CREATE TEMP TABLE reclassified (entry_id INTEGER PRIMARY KEY)`)
+}
+
+// scan reads the run's records in entry order, a chunk at a time, and
+// judges the groups each chunk touches.
+func (c *cleaner) scan() error {
+	bar := c.run.Progress("clean", "records", c.top-c.from)
+	defer bar.Done()
+	var chunk []item
+	flush := func() error {
+		if len(chunk) == 0 {
+			return nil
+		}
+		if err := c.ctx.Err(); err != nil {
+			return err
+		}
+		err := c.chunk(chunk)
+		bar.Add(int64(len(chunk)))
+		chunk = chunk[:0]
+		return err
+	}
+	err := c.tx.ScanRaw(c.from, c.top, func(r *store.CleanRecord) error {
+		it, err := c.item(r)
+		if err != nil {
+			return err
+		}
+		if c.opts.Period != "" && (it.rec.EventTime.Before(c.window[0]) || !it.rec.EventTime.Before(c.window[1])) {
+			return nil
+		}
+		chunk = append(chunk, it)
+		if len(chunk) >= c.opts.ChunkRecords {
+			return flush()
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	return flush()
+}
+
+// item turns a raw row into the rules' record.
+func (c *cleaner) item(r *store.CleanRecord) (item, error) {
+	b, ok := c.tx.Batch(r.BatchID)
+	if !ok {
+		return item{}, fmt.Errorf("raw entry %d: batch %d is not in batches", r.EntryID, r.BatchID)
+	}
+	return item{
+		rec: Rec{EntryID: r.EntryID, Sender: b.Sender, Sequence: b.Sequence, Member: r.MemberID, Line: r.Line, BatchCreated: b.Created,
+			StatusType: r.StatusType, SessionID: r.SessionID, UserNameSent: r.UserNameSent, NAS: r.NASID, SessionTime: r.SessionTime,
+			EventTime: r.EventTime, EventStamped: r.EventStamped, Received: r.Received, InputOctets: r.InputOctets,
+			OutputOctets: r.OutputOctets, InputPackets: r.InputPackets, OutputPackets: r.OutputPackets,
+			TerminateCause: r.TerminateCause, Problem: r.Problem},
+		was: store.Outcome{RecordStatus: r.RecordStatus, Reason: r.Reason, PairStatus: r.PairStatus, SessionKey: r.SessionKey, DuplicateOf: r.DuplicateOf},
+	}, nil
+}
+
+func (c *cleaner) hash(k groupKey) uint64 {
+	var h maphash.Hash
+	h.SetSeed(c.seed)
+	h.WriteString(k.sender)
+	h.WriteByte(0)
+	h.WriteString(k.nas)
+	h.WriteByte(0)
+	h.WriteString(k.sid)
+	return h.Sum64()
+}
+
+// chunk judges every group with a record in the chunk, whole: with its
+// other records when there may be any. An Accounting-On/Off also judges
+// again the groups of its NAS that it may split.
+func (c *cleaner) chunk(items []item) error {
+	groups := map[groupKey][]item{}
+	var order []groupKey
+	add := func(k groupKey, it *item) {
+		if _, ok := groups[k]; !ok {
+			order = append(order, k)
+		}
+		if it != nil {
+			groups[k] = append(groups[k], *it)
+		}
+	}
+	var controls []item
+	for i := range items {
+		it := &items[i]
+		if it.rec.NASControl() {
+			controls = append(controls, *it)
+			continue
+		}
+		add(groupKey{it.rec.Sender, it.rec.NAS, it.rec.SessionID}, it)
+	}
+	for _, it := range controls {
+		delete(c.bounds, [2]string{it.rec.Sender, it.rec.NAS})
+		if c.from > 0 {
+			sids, err := c.tx.SessionIDsAround(it.rec.Sender, it.rec.NAS, it.rec.EventTime, Tolerance)
+			if err != nil {
+				return err
+			}
+			for _, sid := range sids {
+				add(groupKey{it.rec.Sender, it.rec.NAS, sid}, nil)
+			}
+		}
+	}
+	if err := c.judgeControls(controls); err != nil {
+		return err
+	}
+	for _, k := range order {
+		if err := c.group(k, groups[k]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// judgeControls settles the Accounting-On/Off records: irrelevant.
+func (c *cleaner) judgeControls(items []item) error {
+	if len(items) == 0 {
+		return nil
+	}
+	recs := make([]Rec, len(items))
+	for i := range items {
+		recs[i] = items[i].rec
+	}
+	res, _ := Classify(recs, nil, c.partners)
+	for i := range items {
+		if err := c.setOutcome(&items[i], res[i]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// group judges one group whole and writes what changed.
+func (c *cleaner) group(k groupKey, items []item) error {
+	h := c.hash(k)
+	_, seen := c.seen[h]
+	if c.probe || seen {
+		have := make(map[int64]bool, len(items))
+		for i := range items {
+			have[items[i].rec.EntryID] = true
+		}
+		err := c.tx.GroupRecords(k.nas, k.sid, c.top, func(r *store.CleanRecord) error {
+			if have[r.EntryID] {
+				return nil
+			}
+			it, err := c.item(r)
+			if err != nil || it.rec.Sender != k.sender {
+				return err
+			}
+			items = append(items, it)
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+	}
+	c.seen[h] = struct{}{}
+	if len(items) == 0 {
+		return nil
+	}
+	slices.SortFunc(items, func(a, b item) int { return int(a.rec.EntryID - b.rec.EntryID) })
+	bounds, err := c.boundsOf(k.sender, k.nas)
+	if err != nil {
+		return err
+	}
+	recs := make([]Rec, len(items))
+	before := map[string]bool{}
+	for i := range items {
+		recs[i] = items[i].rec
+		if w := items[i].was; w.RecordStatus == string(Session) && w.SessionKey != "" {
+			before[w.SessionKey] = true
+		}
+	}
+	res, sessions := Classify(recs, bounds, c.partners)
+	for i := range items {
+		if err := c.setOutcome(&items[i], res[i]); err != nil {
+			return err
+		}
+	}
+	for i := range sessions {
+		delete(before, sessions[i].Key)
+		if err := c.putSession(&sessions[i]); err != nil {
+			return err
+		}
+	}
+	for key := range before { // sessions the group no longer makes
+		if err := c.removeSession(key); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// boundsOf returns the event times of a sender's NAS's Accounting-On/Off
+// records (all of them up to the run's last record).
+func (c *cleaner) boundsOf(sender, nas string) ([]time.Time, error) {
+	k := [2]string{sender, nas}
+	if b, ok := c.bounds[k]; ok {
+		return b, nil
+	}
+	var out []time.Time
+	err := c.tx.NASControls(nas, c.top, func(r *store.CleanRecord) error {
+		b, ok := c.tx.Batch(r.BatchID)
+		if ok && b.Sender == sender && (r.StatusType == statusOn || r.StatusType == statusOff) {
+			out = append(out, r.EventTime)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	slices.SortFunc(out, time.Time.Compare)
+	c.bounds[k] = out
+	return out, nil
+}
+
+func (c *cleaner) setOutcome(it *item, r Result) error {
+	o := store.Outcome{RecordStatus: string(r.Outcome), Reason: r.Reason, PairStatus: r.Pair, SessionKey: r.SessionKey, DuplicateOf: r.DuplicateOf}
+	if o == it.was {
+		return nil
+	}
+	if it.rec.EntryID <= c.from && it.was.RecordStatus != "" {
+		if err := c.tx.ExecInt("INSERT OR IGNORE INTO temp.reclassified VALUES (?)", it.rec.EntryID); err != nil {
+			return err
+		}
+	}
+	it.was = o
+	return c.tx.SetOutcome(it.rec.EntryID, o, c.at)
+}
