@@ -23,10 +23,15 @@ func row(s *SessionRow) *store.Session {
 // counts the runs that changed it: 1 as first made, one more for each run
 // whose result differs from what the run before left (a late Stop
 // replacing an estimate). A session written twice in one run (its group
-// had records in two chunks) changes revision once.
-func (c *cleaner) putSession(s *SessionRow) error {
+// had records in two chunks) changes revision once. fresh says the group
+// has no records but the run's own (a first run): its sessions are new.
+func (c *cleaner) putSession(s *SessionRow, fresh bool) error {
 	r := row(s)
 	r.Digest = store.SessionDigest(r)
+	if fresh {
+		r.Revision = 1
+		return c.tx.PutSession(r)
+	}
 	cur, exists, err := c.tx.SessionState(r.Key)
 	if err != nil {
 		return err
@@ -39,6 +44,12 @@ func (c *cleaner) putSession(s *SessionRow) error {
 		return err
 	}
 	if !touched {
+		// Not changed by this run yet, unless a fresh group of this run
+		// made it (those are not recorded as touched): then it is made of
+		// this run's records only, and was not there before the run.
+		if exists && cur.MaxEntry > c.from {
+			exists = false
+		}
 		if err := c.tx.Touch(r.Key, cur, exists); err != nil {
 			return err
 		}
@@ -64,7 +75,9 @@ func (c *cleaner) removeSession(key string) error {
 	if _, _, touched, err := c.tx.Touched(key); err != nil {
 		return err
 	} else if !touched {
-		if err := c.tx.Touch(key, cur, true); err != nil {
+		// As in putSession: a session a fresh group of this run made
+		// was not there before it; its removal is no change.
+		if err := c.tx.Touch(key, cur, cur.MaxEntry <= c.from); err != nil {
 			return err
 		}
 	}
@@ -86,36 +99,43 @@ func (s summary) balance() string {
 // and records the run and its session changes. Any mismatch fails the run
 // and nothing is committed.
 func (c *cleaner) finish(started time.Time) (summary, error) {
-	var from, to time.Time
-	if c.opts.Period != "" {
-		from, to = c.window[0], c.window[1]
-	}
-	counts, err := c.tx.OutcomeCounts(c.from, c.top, from, to)
-	if err != nil {
-		return summary{}, err
-	}
-	sum := summary{reasons: map[string]int64{}}
-	for _, oc := range counts {
-		sum.in += oc.N
-		out, ok := OutcomeOf(oc.Reason)
-		if !ok || string(out) != oc.RecordStatus {
-			return sum, fmt.Errorf("%d record(s) ended with outcome %q and reason %q, which no rule gives: nothing committed (a bug: please report it)",
-				oc.N, oc.RecordStatus, oc.Reason)
+	sum := summary{in: c.scanned, reasons: map[string]int64{}}
+	var judged int64
+	for k, n := range c.buckets {
+		if n == 0 {
+			continue
 		}
-		sum.reasons[oc.Reason] += oc.N
+		judged += n
+		out, ok := OutcomeOf(k[1])
+		if !ok || string(out) != k[0] {
+			return sum, fmt.Errorf("%d record(s) ended with outcome %q and reason %q, which no rule gives: nothing committed (a bug: please report it)",
+				n, k[0], k[1])
+		}
+		sum.reasons[k[1]] += n
 		switch out {
 		case Session:
-			sum.session += oc.N
+			sum.session += n
 		case Duplicate:
-			sum.duplicates += oc.N
+			sum.duplicates += n
 		case Irrelevant:
-			sum.irrelevant += oc.N
+			sum.irrelevant += n
 		case Rejected:
-			sum.rejected += oc.N
+			sum.rejected += n
 		}
 	}
-	if sum.in != sum.session+sum.duplicates+sum.irrelevant+sum.rejected {
-		return sum, fmt.Errorf("reconciliation failed: records in %s: nothing committed", sum.balance())
+	if judged != sum.in || sum.in != sum.session+sum.duplicates+sum.irrelevant+sum.rejected {
+		return sum, fmt.Errorf("reconciliation failed: %d records in, %d judged: %s: nothing committed", sum.in, judged, sum.balance())
+	}
+	// And from the database: every record of the run has its outcome row.
+	if c.opts.Period == "" {
+		n, err := c.tx.CountOutcomes(c.from, c.top)
+		if err != nil {
+			return sum, err
+		}
+		if n != sum.in || sum.in != c.top-c.from {
+			return sum, fmt.Errorf("reconciliation failed: raw entries %d to %d (%d), %d read, %d with an outcome: nothing committed",
+				c.from+1, c.top, c.top-c.from, sum.in, n)
+		}
 	}
 	reclass, err := c.tx.QueryInt64("SELECT count(*) FROM temp.reclassified")
 	if err != nil {
@@ -134,16 +154,19 @@ func (c *cleaner) finish(started time.Time) (summary, error) {
 	if c.top > c.from {
 		run.FirstEntryID, run.LastEntryID = c.from+1, c.top
 	}
+	now, err := c.tx.QueryInt64("SELECT count(*) FROM sessions")
+	if err != nil {
+		return sum, err
+	}
 	for _, ch := range changes {
 		switch ch.Change {
-		case "added":
-			run.SessionsAdded++
 		case "changed":
 			run.SessionsChanged++
 		case "removed":
 			run.SessionsRemoved++
 		}
 	}
+	run.SessionsAdded = now - c.sessionsBefore + run.SessionsRemoved
 	if _, err := c.tx.AddRun(run, changes); err != nil {
 		return sum, err
 	}

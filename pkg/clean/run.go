@@ -62,7 +62,22 @@ type cleaner struct {
 	seed     maphash.Seed
 	bounds   map[[2]string][]time.Time
 	window   [2]time.Time // with a period rebuild: the event times judged
+	bulk     bool         // the sessions' secondary indexes are made at the end
+	// The run's reconciliation, kept as it goes: the final outcome of
+	// each of its records (entry ids from+1..top, those of the window
+	// with a period) counted once, whatever number of times its group
+	// was judged.
+	counted        bitset
+	buckets        map[[2]string]int64 // (outcome, reason) -> records
+	scanned        int64               // records of the run
+	sessionsBefore int64               // sessions in the history when the run began
 }
+
+// bitset is a set of small integers.
+type bitset []uint64
+
+func (b bitset) has(i int64) bool { return b[i>>6]&(1<<(i&63)) != 0 }
+func (b bitset) set(i int64)      { b[i>>6] |= 1 << (i & 63) }
 
 // Clean judges the raw records not cleaned yet (or, with Rebuild, all of
 // them) and updates the history, in one transaction. It returns an
@@ -99,6 +114,11 @@ func Clean(ctx context.Context, run *stage.Run, s *config.Settlement, opts Optio
 	if err := c.scan(); err != nil {
 		return err
 	}
+	if c.bulk {
+		if err := tx.CreateSessionIndexes(); err != nil {
+			return err
+		}
+	}
 	sum, err := c.finish(started)
 	if err != nil {
 		return err
@@ -126,7 +146,7 @@ func (c *cleaner) prepare() error {
 	if err != nil {
 		return err
 	}
-	if c.top, err = c.tx.QueryInt64("SELECT coalesce(max(entry_id), 0) FROM raw"); err != nil {
+	if c.top, err = c.tx.QueryInt64("SELECT coalesce(max(entry_id), 0) FROM raw_data"); err != nil {
 		return err
 	}
 	c.from = wm
@@ -144,6 +164,19 @@ func (c *cleaner) prepare() error {
 			// (and the tolerance) before it starts, and after it.
 			margin := time.Duration(MaxDuration)*time.Second + Tolerance
 			c.window = [2]time.Time{p.Add(-margin), p.AddDate(0, 1, 0).Add(margin)}
+		}
+	}
+	c.counted = make(bitset, (c.top-c.from)/64+1)
+	c.buckets = map[[2]string]int64{}
+	// A history made from scratch (a first run, or after the sessions
+	// were emptied) builds its secondary indexes once at the end, with a
+	// sort, instead of one entry per session as it goes.
+	if c.sessionsBefore, err = c.tx.QueryInt64("SELECT count(*) FROM sessions"); err != nil {
+		return err
+	}
+	if c.bulk = c.sessionsBefore == 0; c.bulk {
+		if err := c.tx.DropSessionIndexes(); err != nil {
+			return err
 		}
 	}
 	return c.tx.Exec(`CREATE TEMP TABLE touched (session_key TEXT PRIMARY KEY, old_revision INTEGER, old_digest TEXT) WITHOUT ROWID;
@@ -173,9 +206,10 @@ func (c *cleaner) scan() error {
 		if err != nil {
 			return err
 		}
-		if c.opts.Period != "" && (it.rec.EventTime.Before(c.window[0]) || !it.rec.EventTime.Before(c.window[1])) {
+		if !c.inWindow(&it.rec) {
 			return nil
 		}
+		c.scanned++
 		chunk = append(chunk, it)
 		if len(chunk) >= c.opts.ChunkRecords {
 			return flush()
@@ -283,7 +317,8 @@ func (c *cleaner) judgeControls(items []item) error {
 func (c *cleaner) group(k groupKey, items []item) error {
 	h := c.hash(k)
 	_, seen := c.seen[h]
-	if c.probe || seen {
+	probed := c.probe || seen
+	if probed {
 		have := make(map[int64]bool, len(items))
 		for i := range items {
 			have[items[i].rec.EntryID] = true
@@ -328,7 +363,7 @@ func (c *cleaner) group(k groupKey, items []item) error {
 	}
 	for i := range sessions {
 		delete(before, sessions[i].Key)
-		if err := c.putSession(&sessions[i]); err != nil {
+		if err := c.putSession(&sessions[i], !probed); err != nil {
 			return err
 		}
 	}
@@ -363,8 +398,25 @@ func (c *cleaner) boundsOf(sender, nas string) ([]time.Time, error) {
 	return out, nil
 }
 
+// inWindow says whether a record is of the run's window (all are, but
+// with a period rebuild).
+func (c *cleaner) inWindow(r *Rec) bool {
+	return c.opts.Period == "" || (!r.EventTime.Before(c.window[0]) && r.EventTime.Before(c.window[1]))
+}
+
+// setOutcome writes a record's outcome when it changed, and counts the
+// run's records by outcome: a record judged again (its group had records
+// in two chunks) moves from the bucket of what it was to that of what it is.
 func (c *cleaner) setOutcome(it *item, r Result) error {
 	o := store.Outcome{RecordStatus: string(r.Outcome), Reason: r.Reason, PairStatus: r.Pair, SessionKey: r.SessionKey, DuplicateOf: r.DuplicateOf}
+	if e := it.rec.EntryID; e > c.from && e <= c.top && c.inWindow(&it.rec) {
+		i := e - c.from - 1
+		if c.counted.has(i) {
+			c.buckets[[2]string{it.was.RecordStatus, it.was.Reason}]--
+		}
+		c.counted.set(i)
+		c.buckets[[2]string{o.RecordStatus, o.Reason}]++
+	}
 	if o == it.was {
 		return nil
 	}

@@ -62,12 +62,17 @@ type Session struct {
 	StartEntryID, FinalEntryID                                              int64 // StartEntryID 0: no Start
 	Revision                                                                int64
 	Digest                                                                  string
+	cols                                                                    []string // texts, kept by SessionDigest for PutSession
 }
 
-// cleanColumns are read for every CleanRecord, in this order.
-const cleanColumns = `entry_id, batch_id, member_id, line, user_name_sent, status_type, session_id, session_time, nas_id,
-	stop_time_gmt, event_stamped, create_date, input_octets, output_octets, input_packets, output_packets,
-	terminate_cause, problem, record_status, reason, pair_status, session_key, duplicate_of`
+// cleanSelect reads every CleanRecord, columns in this order: what
+// roamload wrote (raw_data) and what roamclean decided so far
+// (raw_outcomes).
+const cleanSelect = `SELECT d.entry_id, d.batch_id, d.member_id, d.line, d.user_name_sent, d.status_type, d.session_id,
+	d.session_time, d.nas_id, d.stop_time_gmt, d.event_stamped, d.create_date, d.input_octets, d.output_octets,
+	d.input_packets, d.output_packets, d.terminate_cause, d.problem, o.record_status, o.reason, o.pair_status,
+	o.session_key, o.duplicate_of
+	FROM raw_data d LEFT JOIN raw_outcomes o ON o.entry_id = d.entry_id `
 
 // CleanTx is one roamclean run: one write transaction on a connection
 // that reads and writes through SQLite's C API (the run touches every new
@@ -223,16 +228,13 @@ func readClean(s *rawStmt, r *CleanRecord) error {
 	if r.Received, err = ParseTime(s.colText(11)); err != nil {
 		return fmt.Errorf("raw entry %d: create_date: %w", r.EntryID, err)
 	}
-	if r.RecordStatus == RecordStatusLoaded {
-		r.RecordStatus = ""
-	}
 	return nil
 }
 
 // ScanRaw streams the raw rows with after < entry_id <= upto, in entry
 // order.
 func (t *CleanTx) ScanRaw(after, upto int64, fn func(*CleanRecord) error) error {
-	s, err := t.stmt("SELECT " + cleanColumns + " FROM raw WHERE entry_id > ? AND entry_id <= ? ORDER BY entry_id")
+	s, err := t.stmt(cleanSelect + "WHERE d.entry_id > ? AND d.entry_id <= ? ORDER BY d.entry_id")
 	if err != nil {
 		return err
 	}
@@ -248,7 +250,7 @@ func (t *CleanTx) ScanRaw(after, upto int64, fn func(*CleanRecord) error) error 
 // GroupRecords calls fn for every raw row of a NAS and session id with an
 // entry id of at most upto (all senders: the caller keeps its own).
 func (t *CleanTx) GroupRecords(nas, sid string, upto int64, fn func(*CleanRecord) error) error {
-	s, err := t.stmt("SELECT " + cleanColumns + " FROM raw WHERE nas_id = ? AND session_id = ? AND entry_id <= ?")
+	s, err := t.stmt(cleanSelect + "WHERE d.nas_id = ? AND d.session_id = ? AND d.entry_id <= ?")
 	if err != nil {
 		return err
 	}
@@ -270,7 +272,7 @@ func (t *CleanTx) GroupRecords(nas, sid string, upto int64, fn func(*CleanRecord
 // NASControls calls fn for every raw row of a NAS without a session id
 // (its Accounting-On/Off) up to entry id upto.
 func (t *CleanTx) NASControls(nas string, upto int64, fn func(*CleanRecord) error) error {
-	s, err := t.stmt("SELECT " + cleanColumns + " FROM raw WHERE nas_id = ? AND session_id IS NULL AND entry_id <= ?")
+	s, err := t.stmt(cleanSelect + "WHERE d.nas_id = ? AND d.session_id IS NULL AND d.entry_id <= ?")
 	if err != nil {
 		return err
 	}
@@ -314,10 +316,11 @@ func (t *CleanTx) SessionIDsAround(local, nas string, at time.Time, slack time.D
 }
 
 // SetOutcome writes a raw row's outcome and the time it was put in the
-// history (history_time).
+// history (history_time), in raw_outcomes: raw_data, what roamload wrote,
+// is never changed (the raw view shows both).
 func (t *CleanTx) SetOutcome(entry int64, o Outcome, at string) error {
-	s, err := t.stmt(`UPDATE raw SET record_status = ?, reason = ?, pair_status = ?, session_key = ?, duplicate_of = ?,
-	history_time = ? WHERE entry_id = ?`)
+	s, err := t.stmt(`INSERT OR REPLACE INTO raw_outcomes (record_status, reason, pair_status, session_key, duplicate_of,
+	history_time, entry_id) VALUES (?, ?, ?, ?, ?, ?, ?)`)
 	if err != nil {
 		return err
 	}
@@ -380,23 +383,26 @@ func (s *Session) texts() []string {
 // revision and digest, so a change of any of them changes it. Entry ids
 // are part of it: a session rebuilt from other rows is a change to trace.
 func SessionDigest(s *Session) string {
+	s.cols = s.texts()
 	h := sha256.New()
-	for _, v := range s.texts() {
+	for _, v := range s.cols {
 		h.Write([]byte(v))
 		h.Write([]byte{0x1f})
 	}
 	return hex.EncodeToString(h.Sum(nil)[:16])
 }
 
-// SessionState is what is known of a stored session: its revision and digest.
+// SessionState is what is known of a stored session: its revision and
+// digest, and the highest raw entry id it was made of.
 type SessionState struct {
 	Revision int64
 	Digest   string
+	MaxEntry int64
 }
 
 // SessionState returns the stored state of a session; ok false when none.
 func (t *CleanTx) SessionState(key string) (SessionState, bool, error) {
-	s, err := t.stmt("SELECT revision, digest FROM sessions WHERE session_key = ?")
+	s, err := t.stmt("SELECT revision, digest, max(coalesce(start_entry_id, 0), final_entry_id) FROM sessions WHERE session_key = ?")
 	if err != nil {
 		return SessionState{}, false, err
 	}
@@ -410,7 +416,7 @@ func (t *CleanTx) SessionState(key string) (SessionState, bool, error) {
 	if err != nil || !ok {
 		return SessionState{}, false, err
 	}
-	st := SessionState{Revision: s.colInt64(0), Digest: s.colText(1)}
+	st := SessionState{Revision: s.colInt64(0), Digest: s.colText(1), MaxEntry: s.colInt64(2)}
 	s.done()
 	return st, true, nil
 }
@@ -421,7 +427,10 @@ func (t *CleanTx) PutSession(x *Session) error {
 	if err != nil {
 		return err
 	}
-	texts := x.texts()
+	texts := x.cols
+	if texts == nil {
+		texts = x.texts()
+	}
 	n := len(x.Digest)
 	for _, v := range texts {
 		n += len(v)
@@ -569,38 +578,25 @@ func (t *CleanTx) Touch(key string, before SessionState, existed bool) error {
 	return s.exec()
 }
 
-// OutcomeCount is how many of a run's records ended with an outcome and reason.
-type OutcomeCount struct {
-	RecordStatus, Reason string
-	N                    int64
-}
-
-// OutcomeCounts counts the raw rows with after < entry_id <= upto (and,
-// when from is not zero, an event time in [from, to)) by outcome and
-// reason.
-func (t *CleanTx) OutcomeCounts(after, upto int64, from, to time.Time) ([]OutcomeCount, error) {
-	q := "SELECT record_status, coalesce(reason, ''), count(*) FROM raw WHERE entry_id > ? AND entry_id <= ?"
-	if !from.IsZero() {
-		q += " AND stop_time_gmt >= '" + FormatTime(from) + "' AND stop_time_gmt < '" + FormatTime(to) + "'"
-	}
-	s, err := t.stmt(q + " GROUP BY 1, 2 ORDER BY 1, 2")
+// CountOutcomes counts the raw rows with after < entry_id <= upto that
+// have an outcome.
+func (t *CleanTx) CountOutcomes(after, upto int64) (int64, error) {
+	s, err := t.stmt("SELECT count(*) FROM raw_outcomes WHERE entry_id > ? AND entry_id <= ?")
 	if err != nil {
-		return nil, err
+		return 0, err
 	}
 	if err := s.bindInt64(1, after); err != nil {
-		return nil, err
+		return 0, err
 	}
 	if err := s.bindInt64(2, upto); err != nil {
-		return nil, err
+		return 0, err
 	}
-	var out []OutcomeCount
-	for {
-		ok, err := s.step()
-		if err != nil || !ok {
-			return out, err
-		}
-		out = append(out, OutcomeCount{s.colText(0), s.colText(1), s.colInt64(2)})
+	if _, err := s.step(); err != nil {
+		return 0, err
 	}
+	n := s.colInt64(0)
+	s.done()
+	return n, nil
 }
 
 // SessionChange is a session the run added, changed or removed.
@@ -610,11 +606,12 @@ type SessionChange struct {
 	OldDigest, NewDigest     string
 }
 
-// Changes lists the sessions the run changed, compared with before it.
+// Changes lists the sessions the run changed or removed, compared with
+// before it (sessions it added are counted, not listed).
 func (t *CleanTx) Changes() ([]SessionChange, error) {
 	s, err := t.stmt(`SELECT t.session_key, t.old_revision, coalesce(t.old_digest, ''), s.revision, coalesce(s.digest, '')
 	FROM temp.touched t LEFT JOIN sessions s ON s.session_key = t.session_key
-	WHERE t.old_digest IS NOT s.digest ORDER BY t.session_key`)
+	WHERE t.old_digest IS NOT NULL AND t.old_digest IS NOT s.digest ORDER BY t.session_key`)
 	if err != nil {
 		return nil, err
 	}
@@ -626,8 +623,6 @@ func (t *CleanTx) Changes() ([]SessionChange, error) {
 		}
 		c := SessionChange{Key: s.colText(0), OldRevision: s.colInt64(1), OldDigest: s.colText(2), NewRevision: s.colInt64(3), NewDigest: s.colText(4)}
 		switch {
-		case c.OldDigest == "":
-			c.Change = "added"
 		case c.NewDigest == "":
 			c.Change = "removed"
 		default:
@@ -703,4 +698,27 @@ func (t *CleanTx) AddRun(r *CleanRun, changes []SessionChange) (int64, error) {
 		}
 	}
 	return id, nil
+}
+
+// sessionIndexes are the sessions table's secondary indexes (schema 3).
+var sessionIndexes = []string{
+	"CREATE INDEX IF NOT EXISTS sessions_period ON sessions (period, stop_utc)",
+	"CREATE INDEX IF NOT EXISTS sessions_nas ON sessions (local_isp, nas_id, start_utc)",
+}
+
+// DropSessionIndexes drops the sessions table's secondary indexes for a
+// bulk fill; CreateSessionIndexes makes them again, in the same
+// transaction, so no reader ever sees the table without them.
+func (t *CleanTx) DropSessionIndexes() error {
+	return t.c.exec("DROP INDEX IF EXISTS sessions_period; DROP INDEX IF EXISTS sessions_nas")
+}
+
+// CreateSessionIndexes makes the sessions table's secondary indexes.
+func (t *CleanTx) CreateSessionIndexes() error {
+	for _, q := range sessionIndexes {
+		if err := t.c.exec(q); err != nil {
+			return err
+		}
+	}
+	return nil
 }

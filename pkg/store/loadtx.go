@@ -102,7 +102,7 @@ func (d *DB) BeginBatch(ctx context.Context, info BatchInfo) (*BatchTx, error) {
 	}
 	// The ids are ours to give: we hold the write lock, so entry ids of a
 	// batch are one unbroken range, recorded in its batches row.
-	if t.nextEntry, err = c.queryInt64("SELECT coalesce(max(entry_id), 0) + 1 FROM raw"); err != nil {
+	if t.nextEntry, err = c.queryInt64("SELECT coalesce(max(entry_id), 0) + 1 FROM raw_data"); err != nil {
 		return fail(err)
 	}
 	if t.memberBase, err = c.queryInt64("SELECT coalesce(max(member_id), 0) FROM members"); err != nil {
@@ -137,7 +137,7 @@ func (d *DB) BeginBatch(ctx context.Context, info BatchInfo) (*BatchTx, error) {
 	if err := ins.exec(); err != nil {
 		return fail(err)
 	}
-	insRaw, err := c.prepare(insertSQL("raw", RawColumns))
+	insRaw, err := c.prepare(insertSQL("raw_data", RawColumns))
 	if err != nil {
 		return fail(err)
 	}

@@ -139,14 +139,32 @@ INSERT INTO raw_v2 SELECT *, NULL FROM raw;
 DROP TABLE raw;
 ALTER TABLE raw_v2 RENAME TO raw;
 `},
-	{3, "roamclean: raw outcomes, the sessions history, clean runs and session changes", `
-ALTER TABLE raw ADD COLUMN reason TEXT;
-ALTER TABLE raw ADD COLUMN session_key TEXT;
-ALTER TABLE raw ADD COLUMN duplicate_of INTEGER;
-CREATE INDEX raw_group ON raw (nas_id, session_id);
-CREATE INDEX raw_nas_control ON raw (nas_id, stop_time_gmt) WHERE session_id IS NULL;
+	{3, "roamclean: raw_data and raw_outcomes behind the raw view; the sessions history, clean runs and session changes", `
+ALTER TABLE raw RENAME TO raw_data;
+CREATE TABLE raw_outcomes (
+	entry_id      INTEGER PRIMARY KEY,
+	record_status TEXT    NOT NULL,
+	reason        TEXT    NOT NULL,
+	pair_status   TEXT,
+	session_key   TEXT,
+	duplicate_of  INTEGER,
+	history_time  TEXT    NOT NULL
+);
+CREATE VIEW raw AS SELECT
+	d.entry_id, d.user_name, d.user_domain, d.status_type, d.session_id, d.session_time, d.delay_time, d.nas_id,
+	d.local_aas_id, d.home_aas_id, d.stop_time_gmt, d.stop_time_local, d.time_zone, d.create_date,
+	coalesce(o.history_time, d.history_time) AS history_time,
+	coalesce(o.record_status, d.record_status) AS record_status,
+	coalesce(o.pair_status, d.pair_status) AS pair_status, d.user_name_sent, d.event_stamped, d.nas_ip,
+	d.nas_identifier, d.source, d.packet_id, d.authenticator, d.nas_port, d.nas_port_id, d.nas_port_type,
+	d.calling_station_id, d.called_station_id, d.framed_ip, d.input_octets, d.output_octets, d.input_packets,
+	d.output_packets, d.terminate_cause, d.class, d.origin, d.batch_id, d.member_id, d.line, d.problem,
+	o.reason, o.session_key, o.duplicate_of
+FROM raw_data d LEFT JOIN raw_outcomes o ON o.entry_id = d.entry_id;
+CREATE INDEX raw_group ON raw_data (nas_id, session_id);
+CREATE INDEX raw_nas_control ON raw_data (nas_id, stop_time_gmt) WHERE session_id IS NULL;
 CREATE TABLE sessions (
-	session_key     TEXT    PRIMARY KEY,
+	session_key     TEXT    NOT NULL UNIQUE,
 	period          TEXT    NOT NULL,
 	local_isp       TEXT    NOT NULL,
 	home_isp        TEXT    NOT NULL,
@@ -174,7 +192,7 @@ CREATE TABLE sessions (
 	final_entry_id  INTEGER NOT NULL,
 	revision        INTEGER NOT NULL,
 	digest          TEXT    NOT NULL
-) WITHOUT ROWID;
+);
 CREATE INDEX sessions_period ON sessions (period, stop_utc);
 CREATE INDEX sessions_nas ON sessions (local_isp, nas_id, start_utc);
 CREATE TABLE clean_runs (

@@ -214,7 +214,7 @@ func TestMigrateV1(t *testing.T) {
 	if sid != "S1" || in != 7 || pk != 10 || problem.Valid {
 		t.Errorf("row after migration: %s %d %d %v", sid, in, pk, problem)
 	}
-	if _, err := d.SQL().Exec(`INSERT INTO raw (entry_id, status_type, session_time, delay_time, stop_time_gmt, create_date,
+	if _, err := d.SQL().Exec(`INSERT INTO raw_data (entry_id, status_type, session_time, delay_time, stop_time_gmt, create_date,
 		record_status, event_stamped, input_octets, output_octets, input_packets, output_packets, batch_id, member_id, line, problem)
 		VALUES (2, 'Stop', 60, 0, 't', 'c', 'loaded', 0, NULL, 8, 9, 10, 1, 1, 3, 'too large')`); err != nil {
 		t.Errorf("a NULL counter after migration: %v", err)
