@@ -21,7 +21,7 @@ type Options struct {
 	Rebuild bool
 	Period  string // YYYY-MM, with Rebuild
 	Now     func() time.Time
-	// ChunkRecords is how many new records are judged at once; 0: 65536.
+	// ChunkRecords is how many new records are judged at once; 0: 16384.
 	ChunkRecords int
 }
 
@@ -58,7 +58,7 @@ type cleaner struct {
 	from     int64  // records with entry_id > from are this run's
 	top      int64  // ... and <= top
 	probe    bool   // look up each group's other records (not needed on a first run)
-	seen     map[uint64]struct{}
+	seen     bloom  // groups judged by this run (a few false "yes": an extra lookup)
 	seed     maphash.Seed
 	bounds   map[[2]string][]time.Time
 	window   [2]time.Time // with a period rebuild: the event times judged
@@ -72,6 +72,29 @@ type cleaner struct {
 	scanned        int64               // records of the run
 	sessionsBefore int64               // sessions in the history when the run began
 }
+
+// bloom is a Bloom filter of 64-bit hashes: 16 bits and 4 probes per
+// expected key, so memory stays a few bytes per record of the run.
+type bloom bitset
+
+func newBloom(keys int64) bloom {
+	bits := min(max(16*keys, 1<<16), 1<<30)
+	return bloom(make(bitset, bits/64))
+}
+
+func (b bloom) probes(h uint64, f func(int64) bool) bool {
+	n := uint64(len(b)) * 64
+	h1, h2 := h, h>>33|h<<31|1
+	for i := uint64(0); i < 4; i++ {
+		if !f(int64((h1 + i*h2) % n)) {
+			return false
+		}
+	}
+	return true
+}
+
+func (b bloom) add(h uint64)      { b.probes(h, func(i int64) bool { bitset(b).set(i); return true }) }
+func (b bloom) has(h uint64) bool { return b.probes(h, bitset(b).has) }
 
 // bitset is a set of small integers.
 type bitset []uint64
@@ -87,7 +110,7 @@ func Clean(ctx context.Context, run *stage.Run, s *config.Settlement, opts Optio
 		opts.Now = time.Now
 	}
 	if opts.ChunkRecords <= 0 {
-		opts.ChunkRecords = 65536
+		opts.ChunkRecords = 16384
 	}
 	for _, c := range []string{countIn, countSession, countDuplicates, countIrrelevant, countRejected, countReclass, countAdded, countChanged, countRemoved} {
 		run.Add(c, 0)
@@ -107,7 +130,7 @@ func Clean(ctx context.Context, run *stage.Run, s *config.Settlement, opts Optio
 	}
 	defer tx.Rollback()
 	c := &cleaner{ctx: ctx, run: run, tx: tx, partners: s.Partners, opts: opts, at: store.FormatTime(started),
-		seen: map[uint64]struct{}{}, seed: maphash.MakeSeed(), bounds: map[[2]string][]time.Time{}}
+		seed: maphash.MakeSeed(), bounds: map[[2]string][]time.Time{}}
 	if err := c.prepare(); err != nil {
 		return err
 	}
@@ -167,6 +190,7 @@ func (c *cleaner) prepare() error {
 		}
 	}
 	c.counted = make(bitset, (c.top-c.from)/64+1)
+	c.seen = newBloom(c.top - c.from)
 	c.buckets = map[[2]string]int64{}
 	// A history made from scratch (a first run, or after the sessions
 	// were emptied) builds its secondary indexes once at the end, with a
@@ -316,8 +340,7 @@ func (c *cleaner) judgeControls(items []item) error {
 // group judges one group whole and writes what changed.
 func (c *cleaner) group(k groupKey, items []item) error {
 	h := c.hash(k)
-	_, seen := c.seen[h]
-	probed := c.probe || seen
+	probed := c.probe || c.seen.has(h)
 	if probed {
 		have := make(map[int64]bool, len(items))
 		for i := range items {
@@ -338,7 +361,7 @@ func (c *cleaner) group(k groupKey, items []item) error {
 			return err
 		}
 	}
-	c.seen[h] = struct{}{}
+	c.seen.add(h)
 	if len(items) == 0 {
 		return nil
 	}

@@ -96,7 +96,7 @@ func (d *DB) BeginClean(ctx context.Context) (*CleanTx, error) {
 		return nil, err
 	}
 	t := &CleanTx{c: c, batches: map[int64]BatchOf{}, stmts: map[string]*rawStmt{}}
-	if err := c.exec("PRAGMA busy_timeout = 30000; PRAGMA synchronous = FULL; PRAGMA cache_size = -65536; PRAGMA temp_store = FILE"); err != nil {
+	if err := c.exec("PRAGMA busy_timeout = 30000; PRAGMA synchronous = FULL; PRAGMA cache_size = -16384; PRAGMA temp_store = FILE"); err != nil {
 		t.close()
 		return nil, err
 	}
