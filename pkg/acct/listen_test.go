@@ -407,3 +407,44 @@ func TestListenSIGTERM(t *testing.T) {
 		}
 	}
 }
+
+// A single-valued attribute given twice with different values (the realm
+// of User-Name, or a Stop hidden behind a Start) is dropped unanswered as
+// malformed; the same value twice is one value.
+func TestListenDuplicateAttributes(t *testing.T) {
+	testbin.Require(t, "radclient")
+	h := newEdgeHost(t, "127.0.0.1")
+	p := h.start(t)
+	// Both at once: each radclient waits its one second for no answer.
+	refused := [][]string{
+		{"Acct-Status-Type = Start", `Acct-Session-Id = "d1"`, `User-Name = "user1@aimnet.com"`, `User-Name = "user1"`},
+		{"Acct-Status-Type = Start", "Acct-Status-Type = Stop", `Acct-Session-Id = "d2"`, `User-Name = "user1@aimnet.com"`},
+	}
+	answered := make([]bool, len(refused))
+	var wg sync.WaitGroup
+	for i, attrs := range refused {
+		wg.Go(func() { answered[i] = radclient(t, h, testSecret, false, attrs...) })
+	}
+	wg.Wait()
+	for i, a := range answered {
+		if a {
+			t.Errorf("answered %q", refused[i])
+		}
+	}
+	if !radclient(t, h, testSecret, true, "Acct-Status-Type = Start", `Acct-Session-Id = "d3"`,
+		`User-Name = "user1@aimnet.com"`, `User-Name = "user1@aimnet.com"`) {
+		t.Fatal("the same User-Name twice: not answered")
+	}
+	if code := p.stop(t); code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+	if recs := count(t, h.spool); len(recs) != 1 || recs["d3 Start"] != 1 {
+		t.Fatalf("records %v, want d3's Start only", recs)
+	}
+	out := p.stderr.String()
+	for _, want := range []string{"dropped_malformed 2,", "written 1,", "given twice with different values"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("log lacks %q:\n%s", want, out)
+		}
+	}
+}
