@@ -1,12 +1,15 @@
 package acct
 
 import (
+	"bytes"
 	"context"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/netip"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -300,5 +303,40 @@ func TestMappedSourceAddress(t *testing.T) {
 	}
 	if r.rec.Source != "127.0.0.1:4000" || r.rec.NAS != "nas1" {
 		t.Fatalf("source %q nas %q", r.rec.Source, r.rec.NAS)
+	}
+}
+
+// A scan from thousands of source addresses gives a few log lines, not
+// one per source: the log limiter has a budget across sources, and the
+// line after the budget's interval says how many it left out.
+func TestScanFromManySourcesIsRateLimited(t *testing.T) {
+	var log bytes.Buffer
+	s := newServer(testEdge(t), slog.New(slog.NewTextHandler(&log, nil)), &recorder{})
+	b := encode(t, acctRequest(testSecret, rfc2866.AcctStatusType_Value_Start, "scan"))
+	now := time.Date(2026, 6, 30, 18, 0, 0, 0, time.UTC)
+	const sources = 5000
+	for i := range sources {
+		src := netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)}), 1813)
+		if s.receive(b, src, now.Add(time.Duration(i)*time.Millisecond)) != nil {
+			t.Fatal("an unknown client was accepted")
+		}
+	}
+	if got := s.n.unknownClient.Load(); got != sources {
+		t.Fatalf("dropped_unknown_client %d, want %d", got, sources)
+	}
+	lines := strings.Count(log.String(), "\n")
+	t.Logf("%d sources in %v: %d log lines", sources, sources*time.Millisecond, lines)
+	if lines > logBudget+1 {
+		t.Fatalf("%d log lines for a scan from %d sources, want at most %d:\n%.2000s", lines, sources, logBudget+1, log.String())
+	}
+	if !strings.Contains(log.String(), "further drops are counted, not logged") {
+		t.Errorf("no line says the budget is spent:\n%s", log.String())
+	}
+	// The first drop after the interval says how many were left out.
+	log.Reset()
+	s.receive(b, netip.MustParseAddrPort("10.255.0.1:1813"), now.Add(sources*time.Millisecond+logEvery))
+	want := fmt.Sprintf("suppressed_other_sources=%d", sources-logBudget)
+	if !strings.Contains(log.String(), want) {
+		t.Errorf("line after the interval lacks %s:\n%s", want, log.String())
 	}
 }
