@@ -43,7 +43,7 @@ var detailAttr = map[radius.Type]struct {
 
 // asDetail writes p as FreeRADIUS's detail module would, received from
 // src at received (whole seconds). A value of the wrong length is written
-// as octets, as FreeRADIUS does for what it cannot decode.
+// as FreeRADIUS writes what it cannot decode: raw, "Attr-<number> = 0x...".
 func asDetail(p *radius.Packet, src netip.AddrPort, received time.Time) string {
 	var b strings.Builder
 	b.WriteString(received.UTC().Format(time.ANSIC) + "\n")
@@ -54,19 +54,21 @@ func asDetail(p *radius.Packet, src netip.AddrPort, received time.Time) string {
 			continue
 		}
 		v := avp.Attribute
-		var text string
+		name, text := d.name, ""
 		switch {
 		case d.kind == 's':
 			text = detail.Quote(string(v))
+		case d.kind == 'o':
+			text = "0x" + hex.EncodeToString(v)
 		case d.kind == 'i' && len(v) == 4:
 			text = strconv.FormatUint(uint64(binary.BigEndian.Uint32(v)), 10)
 		case d.kind == '4' && len(v) == 4, d.kind == '6' && len(v) == 16:
 			a, _ := netip.AddrFromSlice(v)
 			text = a.String()
 		default:
-			text = "0x" + hex.EncodeToString(v)
+			name, text = fmt.Sprintf("Attr-%d", avp.Type), "0x"+hex.EncodeToString(v)
 		}
-		fmt.Fprintf(&b, "\t%s = %s\n", d.name, text)
+		fmt.Fprintf(&b, "\t%s = %s\n", name, text)
 	}
 	fmt.Fprintf(&b, "\tTimestamp = %d\n\n", received.Unix())
 	return b.String()
@@ -158,6 +160,11 @@ func TestListenerAndImporterAgree(t *testing.T) {
 		{name: "the same User-Name twice", p: packet(start, sid("s"), user("u@aimnet.com"), user("u@aimnet.com"))},
 		{name: "Class twice", p: packet(start, sid("s"), func(p *radius.Packet) { rfc2865.Class_Add(p, []byte("a")) },
 			func(p *radius.Packet) { rfc2865.Class_Add(p, []byte("b")) })},
+		{name: "as many attributes as a packet holds", p: packet(start, sid("s"), func(p *radius.Packet) {
+			for range 2000 {
+				rfc2865.Class_Add(p, nil)
+			}
+		})},
 		{name: "two User-Names", p: packet(start, sid("s"), user("u@aimnet.com"), user("u@connect.com")), refuse: true},
 		{name: "Start then Stop", p: packet(start, stop, sid("s")), refuse: true},
 		{name: "two session ids", p: packet(start, sid("s"), sid("t")), refuse: true},

@@ -33,8 +33,10 @@ const (
 	// packet is at most 4096 bytes, which FreeRADIUS writes in well under
 	// 100 KiB of text.
 	MaxRecord = 1 << 20
-	// MaxAttrs bounds the attributes of one record.
-	MaxAttrs = 1000
+	// MaxAttrs bounds the attributes of one record: a RADIUS packet holds
+	// at most 2038 (4096 bytes, 2 at least each), and FreeRADIUS adds a
+	// few of its own (Timestamp, Packet-Src-IP-Address, ...).
+	MaxAttrs = 2100
 )
 
 // Attr is one "Name = value" line. Value is decoded: quotes removed and

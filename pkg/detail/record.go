@@ -62,6 +62,10 @@ func (m *Mapper) Record(e *Entry, origin string) (spool.Record, error) {
 		a := &e.Attrs[i]
 		id, ok := radattr.ByName(a.Name)
 		if !ok {
+			if id, raw := rawAttr(a.Name); raw {
+				// The listener refuses such a packet: so does the importer.
+				return r, fieldErr(*a, "%s that FreeRADIUS could not decode (wrong length?), written raw", id)
+			}
 			continue // Acct-Unique-Session-Id, vendor attributes, ...: not kept in the spool
 		}
 		v, err := m.decode(id, a)
@@ -179,6 +183,19 @@ func (m *Mapper) decode(id radattr.ID, a *Attr) (radattr.Value, error) {
 		return radattr.Value{Text: string(b)}, err
 	}
 	return radattr.Value{}, fmt.Errorf("no decoder for %s", attr.Name)
+}
+
+// rawAttr says whether name is how FreeRADIUS writes an attribute it
+// could not decode, "Attr-<number>", of an attribute the spool keeps.
+func rawAttr(name string) (radattr.ID, bool) {
+	if len(name) < 6 || !strings.EqualFold(name[:5], "Attr-") {
+		return 0, false
+	}
+	n, err := strconv.ParseUint(name[5:], 10, 8)
+	if err != nil {
+		return 0, false // Attr-26.9.1 and the like: vendor attributes
+	}
+	return radattr.ByNumber(byte(n))
 }
 
 // errUnknownName is an enumerated value written as a name the table does
