@@ -34,8 +34,10 @@ const saveEvery = 100 * Chunk
 const checkpointEvery = 20
 
 // Import reads the detail files into the spool, remembering how far it got.
-// Malformed records are reported and set aside; the rest is imported and
-// the run ends with an *stage.AttentionError.
+// Malformed records and files that are not regular files are reported
+// and set aside; the rest is imported and the run ends with an
+// *stage.AttentionError. When ctx ends it stops at once, keeping what it
+// read, with an error wrapping ctx.Err().
 func Import(ctx context.Context, run *stage.Run, edge *config.Edge, files []string) error {
 	m, err := NewMapper(edge)
 	if err != nil {
@@ -76,6 +78,7 @@ func (im *importer) files(ctx context.Context, files []string) error {
 	run.Add("malformed", 0)
 	run.Add("incomplete", 0)
 	run.Add("refused", 0)
+	defer im.logged.finish(run.Log) // also when a signal stops the run
 	var failed []error
 	for _, name := range files {
 		if err := ctx.Err(); err != nil {
@@ -96,7 +99,6 @@ func (im *importer) files(ctx context.Context, files []string) error {
 			run.Log.Error("import failed", "file", name, "err", err)
 		}
 	}
-	im.logged.finish(run.Log)
 	if len(failed) > 0 {
 		return fmt.Errorf("import: %w", errors.Join(failed...))
 	}
@@ -115,6 +117,7 @@ func (im *importer) files(ctx context.Context, files []string) error {
 // only counted, so a file of millions of bad records costs no memory.
 const firstKept = 3
 
+// importer is one run of Import.
 type importer struct {
 	run       *stage.Run
 	m         *Mapper
@@ -348,6 +351,7 @@ func (im *importer) attendRecord(err error) {
 	im.count(err)
 }
 
+// count counts one thing set aside, keeping the first few for the message.
 func (im *importer) count(err error) {
 	im.attention++
 	if len(im.first) < firstKept {

@@ -117,11 +117,11 @@ func (vs *Values) Get(id ID) (Value, bool) { return vs.val[id], vs.set[id] }
 // Has says whether the request had the attribute.
 func (vs *Values) Has(id ID) bool { return vs.set[id] }
 
-func (vs *Values) text(id ID) string  { return vs.val[id].Text }
-func (vs *Values) num(id ID) uint32   { return vs.val[id].Num }
-func (vs *Values) name(id ID) string  { return attrs[id].ValueName(vs.val[id]) }
-func (vs *Values) addr(id ID) string  { return vs.val[id].Addr.String() }
-func (vs *Values) count(id ID) uint64 { return uint64(vs.val[id].Num) }
+func (vs *Values) text(id ID) string { return vs.val[id].Text }
+func (vs *Values) num(id ID) uint32  { return vs.val[id].Num }
+func (vs *Values) name(id ID) string { return attrs[id].ValueName(vs.val[id]) }
+func (vs *Values) addr(id ID) string { return vs.val[id].Addr.String() }
+func (vs *Values) u64(id ID) uint64  { return uint64(vs.val[id].Num) }
 
 // Fill sets the fields of r that come from attributes, the same for the
 // listener and the importer. r.Received must be set: without an
@@ -137,7 +137,7 @@ func (vs *Values) Fill(r *spool.Record) {
 	r.UserName = vs.text(UserName)
 	r.NASIdentifier = vs.text(NASIdentifier)
 	if vs.Has(NASPort) {
-		r.NASPort = strconv.FormatUint(vs.count(NASPort), 10)
+		r.NASPort = strconv.FormatUint(vs.u64(NASPort), 10)
 	}
 	r.NASPortID = vs.text(NASPortID)
 	if vs.Has(NASPortType) {
@@ -159,8 +159,8 @@ func (vs *Values) Fill(r *spool.Record) {
 	r.SessionTime = int64(vs.num(AcctSessionTime))
 	r.InputOctets = Fold(vs.num(AcctInputOctets), vs.num(AcctInputGigawords))
 	r.OutputOctets = Fold(vs.num(AcctOutputOctets), vs.num(AcctOutputGigawords))
-	r.InputPackets = vs.count(AcctInputPackets)
-	r.OutputPackets = vs.count(AcctOutputPackets)
+	r.InputPackets = vs.u64(AcctInputPackets)
+	r.OutputPackets = vs.u64(AcctOutputPackets)
 	if t := vs.val[EventTimestamp].Time; !t.IsZero() {
 		r.EventTime, r.EventStamped = t, true
 	} else {
