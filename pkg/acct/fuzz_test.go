@@ -1,12 +1,17 @@
 package acct
 
 import (
+	"crypto/md5"
+	"errors"
 	"net/netip"
+	"strings"
 	"testing"
 	"time"
 
 	"layeh.com/radius"
 
+	"roamsettle/pkg/detail"
+	"roamsettle/pkg/radattr"
 	"roamsettle/pkg/spool"
 )
 
@@ -22,6 +27,14 @@ func (r *recorder) WriteToUDPAddrPort(b []byte, _ netip.AddrPort) (int, error) {
 // from an unknown address, through the whole packet path into a real
 // spool. Nothing may panic, and nothing is written or answered unless the
 // packet is an Accounting-Request from the NAS with a valid authenticator.
+//
+// Few mutations keep an authenticator valid, so each Accounting-Request
+// from the NAS is also sent signed with the NAS's secret, which takes the
+// fuzzer into the attributes. Of those: an accepted one is written once,
+// answered once and survives the spool's line format; a refused one is
+// refused naming the attribute; and the importer, given the same request
+// as FreeRADIUS writes it in a detail file, makes the same record or
+// refuses it too.
 func FuzzHandlePacket(f *testing.F) {
 	seed := func(p *radius.Packet) []byte {
 		b, err := p.Encode()
@@ -80,5 +93,77 @@ func FuzzHandlePacket(f *testing.F) {
 				t.Fatalf("record does not survive the spool format: %v", err)
 			}
 		}
+		if !known || len(b) < 20 || radius.Code(b[0]) != radius.CodeAccountingRequest || valid {
+			return
+		}
+		l := int(b[2])<<8 | int(b[3])
+		if l < 20 || l > len(b) || l > radius.MaxPacketLength {
+			return
+		}
+		signed := sign(b[:l], []byte(testSecret))
+		now = now.Add(time.Hour)
+		written, sent = s.n.written.Load(), out.sent
+		r = s.receive(signed, src, now)
+		if r != nil {
+			if a := s.commit([]*request{r}); a != nil {
+				s.send(a)
+			}
+			if s.n.written.Load() != written+1 || out.sent != sent+1 {
+				t.Fatalf("accepted signed packet: written %d→%d, answers %d→%d", written, s.n.written.Load(), sent, out.sent)
+			}
+		}
+		p, err := radius.Parse(signed, []byte(testSecret))
+		if err != nil {
+			if r != nil {
+				t.Fatalf("accepted a packet radius.Parse refuses: %v", err)
+			}
+			return
+		}
+		listened, imported, lerr, ierr := bothRecords(t, p, now)
+		if (r != nil) != (lerr == nil) {
+			t.Fatalf("receive and toRecord disagree: accepted %v, toRecord %v", r != nil, lerr)
+		}
+		if (lerr == nil) != (ierr == nil) {
+			t.Fatalf("the listener and the importer disagree on\n%s\nlistener: %v\nimporter: %v", asDetail(p, src, now), lerr, ierr)
+		}
+		if lerr != nil {
+			var me *MalformedError
+			if !errors.As(lerr, &me) || !namesAttribute(me.Reason) {
+				t.Fatalf("refusal %v names no attribute", lerr)
+			}
+			var de *detail.Error
+			if !errors.As(ierr, &de) || de.Line < 1 || de.Field == "" && !strings.HasPrefix(de.Err.Error(), "field ") {
+				t.Fatalf("importer's refusal %v names no line and attribute", ierr)
+			}
+			return
+		}
+		if listened.LocalServer = r.rec.LocalServer; r.rec != listened {
+			t.Fatalf("receive and toRecord made different records:\n%+v\n%+v", r.rec, listened)
+		}
+		if d := agree(listened, imported); d != "" {
+			t.Fatalf("the listener and the importer disagree on\n%s%s", asDetail(p, src, now), d)
+		}
 	})
+}
+
+// sign sets the Request Authenticator of an Accounting-Request (RFC 2866
+// §3) for secret.
+func sign(b, secret []byte) []byte {
+	out := append([]byte(nil), b...)
+	clear(out[4:20])
+	h := md5.New()
+	h.Write(out)
+	h.Write(secret)
+	copy(out[4:20], h.Sum(nil))
+	return out
+}
+
+// namesAttribute says whether a refusal names the attribute it is about.
+func namesAttribute(reason string) bool {
+	for id := radattr.ID(1); id < radattr.Count; id++ {
+		if strings.Contains(reason, id.String()) {
+			return true
+		}
+	}
+	return false
 }

@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -170,7 +171,7 @@ func TestListenRadclient(t *testing.T) {
 	req := acctRequest(testSecret, rfc2866.AcctStatusType_Value_Start, "dup1")
 	rfc2865.UserName_AddString(req, "user2@aimnet.com")
 	b := encode(t, req)
-	if got := answers(t, c, h.addr, 2*time.Second, b, b); len(got) != 2 {
+	if got := answers(t, c, h.addr, 2, answerWait, b, b); len(got) != 2 {
 		t.Fatalf("duplicate: %d answers, want 2", len(got))
 	}
 
@@ -260,8 +261,8 @@ type acked struct {
 
 // load sends Start then Stop of fresh sessions from workers sockets until
 // ctx ends, retransmitting the same bytes until answered, and returns
-// the requests that were answered.
-func load(ctx context.Context, t *testing.T, to netip.AddrPort, workers int, prefix string) []acked {
+// the requests that were answered; acks counts them as they come.
+func load(ctx context.Context, t *testing.T, to netip.AddrPort, workers int, prefix string, acks *atomic.Int64) []acked {
 	var (
 		mu  sync.Mutex
 		out []acked
@@ -298,12 +299,24 @@ func load(ctx context.Context, t *testing.T, to netip.AddrPort, workers int, pre
 					mu.Lock()
 					out = append(out, acked{conn: c, b: b, key: sid + " " + rfc2866.AcctStatusType(st).String()})
 					mu.Unlock()
+					acks.Add(1)
 				}
 			}
 		}()
 	}
 	wg.Wait()
 	return out
+}
+
+// waitAcks waits until n requests of a load were answered: the listener
+// is then busy, with requests in flight, whatever the host's speed.
+func waitAcks(t *testing.T, acks *atomic.Int64, n int64) {
+	t.Helper()
+	for deadline := time.Now().Add(30 * time.Second); acks.Load() < n; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("only %d of %d requests answered in 30s", acks.Load(), n)
+		}
+	}
 }
 
 // count indexes the spool's records by session id + status.
@@ -324,19 +337,20 @@ func TestListenCrash(t *testing.T) {
 	p := h.start(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	var got []acked
+	var acks atomic.Int64
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		got = load(ctx, t, h.addr, 16, "crash")
+		got = load(ctx, t, h.addr, 16, "crash", &acks)
 	}()
-	time.Sleep(1500 * time.Millisecond)
+	waitAcks(t, &acks, 1000)
 	if err := p.cmd.Process.Kill(); err != nil {
 		t.Fatal(err)
 	}
 	<-p.done
 	cancel()
 	<-done
-	if len(got) < 50 {
+	if len(got) < 1000 {
 		t.Fatalf("only %d requests answered before the kill", len(got))
 	}
 
@@ -379,12 +393,13 @@ func TestListenSIGTERM(t *testing.T) {
 	p := h.start(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	var got []acked
+	var acks atomic.Int64
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		got = load(ctx, t, h.addr, 8, "term")
+		got = load(ctx, t, h.addr, 8, "term", &acks)
 	}()
-	time.Sleep(time.Second)
+	waitAcks(t, &acks, 500)
 	code := p.stop(t)
 	cancel()
 	<-done
@@ -404,6 +419,47 @@ func TestListenSIGTERM(t *testing.T) {
 	for sc.Scan() {
 		if strings.Contains(sc.Text(), "summary:") {
 			t.Log(sc.Text())
+		}
+	}
+}
+
+// A single-valued attribute given twice with different values (the realm
+// of User-Name, or a Stop hidden behind a Start) is dropped unanswered as
+// malformed; the same value twice is one value.
+func TestListenDuplicateAttributes(t *testing.T) {
+	testbin.Require(t, "radclient")
+	h := newEdgeHost(t, "127.0.0.1")
+	p := h.start(t)
+	// Both at once: each radclient waits its one second for no answer.
+	refused := [][]string{
+		{"Acct-Status-Type = Start", `Acct-Session-Id = "d1"`, `User-Name = "user1@aimnet.com"`, `User-Name = "user1"`},
+		{"Acct-Status-Type = Start", "Acct-Status-Type = Stop", `Acct-Session-Id = "d2"`, `User-Name = "user1@aimnet.com"`},
+	}
+	answered := make([]bool, len(refused))
+	var wg sync.WaitGroup
+	for i, attrs := range refused {
+		wg.Go(func() { answered[i] = radclient(t, h, testSecret, false, attrs...) })
+	}
+	wg.Wait()
+	for i, a := range answered {
+		if a {
+			t.Errorf("answered %q", refused[i])
+		}
+	}
+	if !radclient(t, h, testSecret, true, "Acct-Status-Type = Start", `Acct-Session-Id = "d3"`,
+		`User-Name = "user1@aimnet.com"`, `User-Name = "user1@aimnet.com"`) {
+		t.Fatal("the same User-Name twice: not answered")
+	}
+	if code := p.stop(t); code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+	if recs := count(t, h.spool); len(recs) != 1 || recs["d3 Start"] != 1 {
+		t.Fatalf("records %v, want d3's Start only", recs)
+	}
+	out := p.stderr.String()
+	for _, want := range []string{"dropped_malformed 2,", "written 1,", "given twice with different values"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("log lacks %q:\n%s", want, out)
 		}
 	}
 }

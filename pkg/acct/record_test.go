@@ -168,6 +168,34 @@ func TestToRecord(t *testing.T) {
 				}
 			},
 		},
+		{
+			name: "Event-Timestamp 0 is a NAS without a clock: as if absent",
+			p: packet(status(rfc2866.AcctStatusType_Value_Start), sid("x"),
+				raw(rfc2869.EventTimestamp_Type, []byte{0, 0, 0, 0}),
+				func(p *radius.Packet) { rfc2866.AcctDelayTime_Add(p, 5) }),
+			check: func(t *testing.T, r spool.Record) {
+				if want := recv.Add(-5 * time.Second); !r.EventTime.Equal(want) || r.EventStamped {
+					t.Errorf("event %v (stamped %v), want %v", r.EventTime, r.EventStamped, want)
+				}
+			},
+		},
+		{
+			name: "the same User-Name twice is one",
+			p: packet(status(rfc2866.AcctStatusType_Value_Start), sid("x"),
+				func(p *radius.Packet) { rfc2865.UserName_AddString(p, "u@aimnet.com") },
+				func(p *radius.Packet) { rfc2865.UserName_AddString(p, "u@aimnet.com") }),
+			check: func(t *testing.T, r spool.Record) {
+				if r.UserName != "u@aimnet.com" {
+					t.Errorf("user %q", r.UserName)
+				}
+			},
+		},
+		{name: "two User-Names", p: packet(status(rfc2866.AcctStatusType_Value_Start), sid("x"),
+			func(p *radius.Packet) { rfc2865.UserName_AddString(p, "u@aimnet.com") },
+			func(p *radius.Packet) { rfc2865.UserName_AddString(p, "u") }),
+			reason: `User-Name given twice with different values ("u@aimnet.com", then "u")`},
+		{name: "Start and Stop", p: packet(status(rfc2866.AcctStatusType_Value_Start), status(rfc2866.AcctStatusType_Value_Stop), sid("x")),
+			reason: "Acct-Status-Type given twice with different values (Start, then Stop)"},
 		{name: "no Acct-Status-Type", p: packet(sid("x")), reason: "no Acct-Status-Type"},
 		{name: "Start without session id", p: packet(status(rfc2866.AcctStatusType_Value_Start)), reason: "no Acct-Session-Id"},
 		{name: "Stop with empty session id", p: packet(status(rfc2866.AcctStatusType_Value_Stop), sid("")), reason: "no Acct-Session-Id"},

@@ -34,7 +34,10 @@ const (
 	queueLen = 16384
 	// readBuffer absorbs bursts while a group is being made durable.
 	readBuffer = 4 << 20
-	logEvery   = time.Minute
+	// Dropped packets are logged at most once per source per logEvery,
+	// and at most logBudget lines per logEvery from all sources together.
+	logEvery  = time.Minute
+	logBudget = 10
 	// checkpointEvery is how often the journaled records are written to
 	// their session files, synced, and closed sessions moved to ready/;
 	// it runs in the background, answers ride on the journal.
@@ -98,7 +101,7 @@ type server struct {
 	out     sender
 	conn    *net.UDPConn // nil in tests of the packet path
 	seen    *dedup
-	drops   *limiter // log lines about dropped packets, per source
+	drops   *limiter // log lines about dropped packets, per source and in all
 	errs    *limiter // log lines about failed writes and sends
 	n       counters
 	st      *spool.Store // nil after a failed reopen; writer only
@@ -113,8 +116,8 @@ func newServer(edge *config.Edge, log *slog.Logger, out sender) *server {
 		local:   edge.ISP + " " + edge.Listen,
 		out:     out,
 		seen:    newDedup(dedupWindow, dedupMax),
-		drops:   newLimiter(logEvery),
-		errs:    newLimiter(10 * time.Second),
+		drops:   newLimiter(logEvery, logBudget),
+		errs:    newLimiter(10*time.Second, logBudget),
 	}
 	for i := range edge.NAS {
 		s.clients[edge.NAS[i].Address.Unmap().WithZone("")] = &edge.NAS[i]
@@ -289,17 +292,26 @@ func (s *server) receive(b []byte, src netip.AddrPort, now time.Time) *request {
 
 func (s *server) drop(c *atomic.Int64, src netip.Addr, now time.Time, reason string, attrs ...any) {
 	c.Add(1)
-	if n, ok := s.drops.allow(src.String(), now); ok {
-		s.log.Warn("dropped packet, not answered: "+reason,
-			append([]any{"source", src.String(), "suppressed_since_last", n}, attrs...)...)
+	v := s.drops.allow(src.String(), now)
+	if !v.ok {
+		return
+	}
+	attrs = append([]any{"source", src.String(), "suppressed_since_last", v.held}, attrs...)
+	if v.others > 0 {
+		attrs = append(attrs, "suppressed_other_sources", v.others)
+	}
+	s.log.Warn("dropped packet, not answered: "+reason, attrs...)
+	if v.last {
+		s.log.Warn(fmt.Sprintf("%d dropped packets logged in %v from all sources; further drops are counted, not logged, for the rest of it",
+			logBudget, logEvery), "budget", logBudget)
 	}
 }
 
 func (s *server) answer(resp []byte, to netip.AddrPort) {
 	if _, err := s.out.WriteToUDPAddrPort(resp, to); err != nil {
 		s.n.answerFailed.Add(1)
-		if n, ok := s.errs.allow("answer", time.Now()); ok {
-			s.log.Warn("cannot send Accounting-Response", "to", to.String(), "err", err, "suppressed_since_last", n)
+		if v := s.errs.allow("answer", time.Now()); v.ok {
+			s.log.Warn("cannot send Accounting-Response", "to", to.String(), "err", err, "suppressed_since_last", v.held)
 		}
 		return
 	}
@@ -352,8 +364,8 @@ func (s *server) checkpoint() {
 	if err := s.st.Checkpoint(); err != nil {
 		s.st = nil // reopening recovers from the journal
 		s.n.checkpointFailed.Add(1)
-		if n, ok := s.errs.allow("checkpoint", time.Now()); ok {
-			s.log.Error("spool checkpoint failed; the spool will be reopened", "err", err, "suppressed_since_last", n)
+		if v := s.errs.allow("checkpoint", time.Now()); v.ok {
+			s.log.Error("spool checkpoint failed; the spool will be reopened", "err", err, "suppressed_since_last", v.held)
 		}
 	}
 }
@@ -382,9 +394,9 @@ func (s *server) commit(group []*request) *replies {
 	if err := s.add(recs); err != nil {
 		s.seen.settle(keys, false, nil)
 		s.n.writeFailed.Add(int64(len(group)))
-		if n, ok := s.errs.allow("write", time.Now()); ok {
+		if v := s.errs.allow("write", time.Now()); v.ok {
 			s.log.Error("spool write failed; the group is not answered and the NAS will retransmit",
-				"records", len(group), "err", err, "suppressed_since_last", n)
+				"records", len(group), "err", err, "suppressed_since_last", v.held)
 		}
 		return nil
 	}

@@ -1,12 +1,15 @@
 package acct
 
 import (
+	"bytes"
 	"context"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/netip"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -92,8 +95,11 @@ func acctRequest(secret string, st rfc2866.AcctStatusType, session string) *radi
 	return p
 }
 
-// answers sends b and collects the answers that arrive within wait.
-func answers(t *testing.T, c *net.UDPConn, to netip.AddrPort, wait time.Duration, sends ...[]byte) [][]byte {
+// answers sends the datagrams and collects answers until want of them
+// arrived or wait passed. A test expecting answers goes on as soon as
+// they are there, so its wait can be generous for a loaded host; one
+// expecting none (want 0) waits the whole time, to see a wrong one.
+func answers(t *testing.T, c *net.UDPConn, to netip.AddrPort, want int, wait time.Duration, sends ...[]byte) [][]byte {
 	t.Helper()
 	for _, b := range sends {
 		if _, err := c.WriteToUDPAddrPort(b, to); err != nil {
@@ -103,14 +109,19 @@ func answers(t *testing.T, c *net.UDPConn, to netip.AddrPort, wait time.Duration
 	var out [][]byte
 	buf := make([]byte, 4096)
 	c.SetReadDeadline(time.Now().Add(wait))
-	for {
+	for want == 0 || len(out) < want {
 		n, err := c.Read(buf)
 		if err != nil {
-			return out
+			break
 		}
 		out = append(out, append([]byte(nil), buf[:n]...))
 	}
+	return out
 }
+
+// answerWait bounds the wait for answers that are expected: they come in
+// milliseconds, so it only matters on a host too loaded to keep up.
+const answerWait = 5 * time.Second
 
 // spoolRecords reads every record in open/ and ready/.
 func spoolRecords(t *testing.T, root string) []spool.Record {
@@ -140,8 +151,8 @@ func TestRetransmissionAnsweredWrittenOnce(t *testing.T) {
 	req := encode(t, acctRequest(testSecret, rfc2866.AcctStatusType_Value_Start, "dup1"))
 	// Two copies at once (the second arrives while the first is pending),
 	// then a third after the first is durable.
-	got := answers(t, c, addr, time.Second, req, req)
-	got = append(got, answers(t, c, addr, 500*time.Millisecond, req)...)
+	got := answers(t, c, addr, 2, answerWait, req, req)
+	got = append(got, answers(t, c, addr, 1, answerWait, req)...)
 	if len(got) != 3 {
 		t.Fatalf("%d answers, want 3", len(got))
 	}
@@ -172,10 +183,10 @@ func TestDroppedPacketsAreNeitherAnsweredNorWritten(t *testing.T) {
 	noSession := encode(t, acctRequest(testSecret, rfc2866.AcctStatusType_Value_Start, ""))
 	badLen := append([]byte(nil), good...)
 	badLen[3] += 10 // Length beyond the datagram
-	if got := answers(t, unknown, addr, 300*time.Millisecond, good); len(got) != 0 {
+	if got := answers(t, unknown, addr, 0, 300*time.Millisecond, good); len(got) != 0 {
 		t.Fatal("unknown client answered")
 	}
-	if got := answers(t, known, addr, 300*time.Millisecond, badAuth, access, noSession, badLen, good[:15]); len(got) != 0 {
+	if got := answers(t, known, addr, 0, 300*time.Millisecond, badAuth, access, noSession, badLen, good[:15]); len(got) != 0 {
 		t.Fatalf("%d bad packets answered", len(got))
 	}
 	if err := stop(); err != nil {
@@ -210,7 +221,7 @@ func TestSpoolFailureLeavesRequestsUnanswered(t *testing.T) {
 		return encode(t, acctRequest(testSecret, rfc2866.AcctStatusType_Value_Start, id))
 	}
 	req1, req2, req3 := req("w1"), req("w2"), req("w3")
-	if got := answers(t, c, addr, time.Second, req1); len(got) != 1 {
+	if got := answers(t, c, addr, 1, answerWait, req1); len(got) != 1 {
 		t.Fatalf("%d answers", len(got))
 	}
 	open := spool.Layout{Root: edge.Spool}.Open()
@@ -222,16 +233,16 @@ func TestSpoolFailureLeavesRequestsUnanswered(t *testing.T) {
 	}
 	// req2 is durable in the journal and may be answered before a
 	// checkpoint notices; the one after req2's fails for sure.
-	answers(t, c, addr, 500*time.Millisecond, req2)
+	answers(t, c, addr, 1, 500*time.Millisecond, req2)
 	for deadline := time.Now().Add(10 * time.Second); s.n.checkpointFailed.Load() == 0; time.Sleep(50 * time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Fatal("the checkpoint did not fail")
 		}
 	}
-	if got := answers(t, c, addr, 500*time.Millisecond, req3); len(got) != 0 {
+	if got := answers(t, c, addr, 0, 500*time.Millisecond, req3); len(got) != 0 {
 		t.Fatal("answered a request while the spool cannot be opened")
 	}
-	if got := answers(t, c, addr, 500*time.Millisecond, req3); len(got) != 0 {
+	if got := answers(t, c, addr, 0, 500*time.Millisecond, req3); len(got) != 0 {
 		t.Fatal("answered a retransmission while the spool cannot be opened")
 	}
 	os.Remove(open)
@@ -239,7 +250,7 @@ func TestSpoolFailureLeavesRequestsUnanswered(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, r := range [][]byte{req3, req1, req2} {
-		if got := answers(t, c, addr, time.Second, r); len(got) != 1 {
+		if got := answers(t, c, addr, 1, answerWait, r); len(got) != 1 {
 			t.Fatalf("%d answers once the spool works, want 1", len(got))
 		}
 	}
@@ -271,7 +282,7 @@ func TestSessionsClose(t *testing.T) {
 		acctRequest(testSecret, rfc2866.AcctStatusType_Value_AccountingOn, ""),
 		acctRequest(testSecret, rfc2866.AcctStatusType_Value_Start, "c"),
 	} {
-		if got := answers(t, c, addr, time.Second, encode(t, p)); len(got) != 1 {
+		if got := answers(t, c, addr, 1, answerWait, encode(t, p)); len(got) != 1 {
 			t.Fatalf("%d answers", len(got))
 		}
 	}
@@ -300,5 +311,40 @@ func TestMappedSourceAddress(t *testing.T) {
 	}
 	if r.rec.Source != "127.0.0.1:4000" || r.rec.NAS != "nas1" {
 		t.Fatalf("source %q nas %q", r.rec.Source, r.rec.NAS)
+	}
+}
+
+// A scan from thousands of source addresses gives a few log lines, not
+// one per source: the log limiter has a budget across sources, and the
+// line after the budget's interval says how many it left out.
+func TestScanFromManySourcesIsRateLimited(t *testing.T) {
+	var log bytes.Buffer
+	s := newServer(testEdge(t), slog.New(slog.NewTextHandler(&log, nil)), &recorder{})
+	b := encode(t, acctRequest(testSecret, rfc2866.AcctStatusType_Value_Start, "scan"))
+	now := time.Date(2026, 6, 30, 18, 0, 0, 0, time.UTC)
+	const sources = 5000
+	for i := range sources {
+		src := netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)}), 1813)
+		if s.receive(b, src, now.Add(time.Duration(i)*time.Millisecond)) != nil {
+			t.Fatal("an unknown client was accepted")
+		}
+	}
+	if got := s.n.unknownClient.Load(); got != sources {
+		t.Fatalf("dropped_unknown_client %d, want %d", got, sources)
+	}
+	lines := strings.Count(log.String(), "\n")
+	t.Logf("%d sources in %v: %d log lines", sources, sources*time.Millisecond, lines)
+	if lines > logBudget+1 {
+		t.Fatalf("%d log lines for a scan from %d sources, want at most %d:\n%.2000s", lines, sources, logBudget+1, log.String())
+	}
+	if !strings.Contains(log.String(), "further drops are counted, not logged") {
+		t.Errorf("no line says the budget is spent:\n%s", log.String())
+	}
+	// The first drop after the interval says how many were left out.
+	log.Reset()
+	s.receive(b, netip.MustParseAddrPort("10.255.0.1:1813"), now.Add(sources*time.Millisecond+logEvery))
+	want := fmt.Sprintf("suppressed_other_sources=%d", sources-logBudget)
+	if !strings.Contains(log.String(), want) {
+		t.Errorf("line after the interval lacks %s:\n%s", want, log.String())
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -16,10 +17,13 @@ import (
 
 // FuzzParse checks what the import relies on, for any input: the parser
 // never panics; records are complete, in order and inside the input; a
-// parse resumed at a record boundary (as the import does from its saved
-// offset) sees the same records; a prefix of the input (a file still being
-// written) yields a prefix of the records; and every record the mapper
-// accepts survives the spool's line format.
+// well-formed record written out again as FreeRADIUS would parses to the
+// same record; every error names the file and a line of its record (and
+// the attribute, when the mapper refuses one); a parse resumed at a
+// record boundary (as the import does from its saved offset) sees the
+// same records; a prefix of the input (a file still being written) yields
+// a prefix of the records; and every record the mapper accepts survives
+// the spool's line format.
 func FuzzParse(f *testing.F) {
 	files, _ := filepath.Glob("testdata/*.detail")
 	for _, file := range files {
@@ -53,6 +57,15 @@ func FuzzParse(f *testing.F) {
 				t.Fatalf("entry %d: line %d [%d,%d) after [..,%d) line %d", i, e.Line, e.Start, e.End, prevEnd, prevLine)
 			}
 			prevEnd, prevLine = e.End, e.Line
+			// The record's lines: from its header to its blank line (or to
+			// the header that cut it short).
+			lastLine := bytes.Count(data[:e.End], []byte("\n"))
+			if e.Err != nil {
+				// A record cut short is reported at the header that cut it.
+				placed(t, e.Err, e.Line, lastLine+1, false)
+				continue
+			}
+			roundTrip(t, e)
 			for _, a := range e.Attrs {
 				if a.Quoted {
 					if back, err := Unquote(Quote(a.Value)); err != nil || back != a.Value {
@@ -63,10 +76,7 @@ func FuzzParse(f *testing.F) {
 			im := &importer{m: m}
 			r, err := im.record(e, "f")
 			if err != nil {
-				var de *Error
-				if !errors.As(err, &de) || de.File != "f" || de.Line < e.Line {
-					t.Fatalf("error %v does not place the record", err)
-				}
+				placed(t, err, e.Line, lastLine, true)
 				continue
 			}
 			line := r.AppendLine(nil)
@@ -96,6 +106,62 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("prefix of %d bytes: %d entries that are not the first of %d", k, len(part), len(full))
 		}
 	})
+}
+
+// placed checks that err is an *Error naming the file "f" and a line of
+// the record [first, last], in its message too; with field, a mapper's
+// error, it names the attribute as well.
+func placed(t *testing.T, err error, first, last int, field bool) {
+	t.Helper()
+	var de *Error
+	if !errors.As(err, &de) || de.File != "f" || de.Line < first || de.Line > last {
+		t.Fatalf("error %v does not place the record (lines %d to %d)", err, first, last)
+	}
+	if !strings.HasPrefix(err.Error(), fmt.Sprintf("f:%d: ", de.Line)) {
+		t.Fatalf("error %q does not start with its place", err)
+	}
+	var fe *spool.FieldError
+	if field && de.Field == "" && !errors.As(err, &fe) {
+		t.Fatalf("error %v names no attribute", err)
+	}
+}
+
+// roundTrip writes a well-formed record out again as FreeRADIUS writes it
+// (CRLF line ends keep a value or header ending in CR as it was) and
+// parses it: the same header and attributes.
+func roundTrip(t *testing.T, e *Entry) {
+	t.Helper()
+	var b strings.Builder
+	b.WriteString(e.Header + "\r\n")
+	for _, a := range e.Attrs {
+		v := a.Value
+		if a.Quoted {
+			v = Quote(v)
+		}
+		line := "\t" + a.Name + " = " + v
+		if len(line) > MaxLine {
+			return // quoting made it longer than a line may be
+		}
+		b.WriteString(line + "\r\n")
+	}
+	b.WriteString("\r\n")
+	if b.Len() > MaxRecord {
+		return
+	}
+	es, _, err := parseAll(t, b.String())
+	if err != nil || len(es) != 1 || es[0].Err != nil {
+		t.Fatalf("record %+v written again as %q: %v, %d records", e, b.String(), err, len(es))
+	}
+	back := es[0]
+	if back.Header != e.Header || len(back.Attrs) != len(e.Attrs) {
+		t.Fatalf("written again: header %q, %d attributes; want %q, %d", back.Header, len(back.Attrs), e.Header, len(e.Attrs))
+	}
+	for i, a := range back.Attrs {
+		w := e.Attrs[i]
+		if a.Name != w.Name || a.Value != w.Value || a.Quoted != w.Quoted || a.Line != i+2 {
+			t.Fatalf("written again, attribute %d: %+v, want %+v", i, a, w)
+		}
+	}
 }
 
 func parseBytes(t *testing.T, data []byte, off int64, line int) ([]*Entry, error, int64) {

@@ -9,7 +9,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
+	"log/slog"
 	"os"
+	"strings"
+	"syscall"
+	"time"
 
 	"roamsettle/pkg/config"
 	"roamsettle/pkg/spool"
@@ -19,13 +24,20 @@ import (
 // Chunk is how many records go to the spool in one group commit.
 const Chunk = 1000
 
+// saveEvery records read, imported or not, the state is saved even when
+// no chunk filled: a file of malformed records is not read again in full
+// after a crash.
+const saveEvery = 100 * Chunk
+
 // checkpointEvery chunks the spool's journal is emptied into the session
 // files, which bounds its size.
 const checkpointEvery = 20
 
 // Import reads the detail files into the spool, remembering how far it got.
-// Malformed records are reported and set aside; the rest is imported and
-// the run ends with an *stage.AttentionError.
+// Malformed records and files that are not regular files are reported
+// and set aside; the rest is imported and the run ends with an
+// *stage.AttentionError. When ctx ends it stops at once, keeping what it
+// read, with an error wrapping ctx.Err().
 func Import(ctx context.Context, run *stage.Run, edge *config.Edge, files []string) error {
 	m, err := NewMapper(edge)
 	if err != nil {
@@ -65,16 +77,24 @@ func (im *importer) files(ctx context.Context, files []string) error {
 	run.Add("skipped_already_imported", 0)
 	run.Add("malformed", 0)
 	run.Add("incomplete", 0)
+	run.Add("refused", 0)
+	defer im.logged.finish(run.Log) // also when a signal stops the run
 	var failed []error
 	for _, name := range files {
 		if err := ctx.Err(); err != nil {
-			return err
+			return fmt.Errorf("stopped by a signal before %s: %w", name, err)
 		}
 		run.Add("files", 1)
-		if err := im.file(ctx, name); err != nil {
-			if errors.Is(err, context.Canceled) {
-				return err
-			}
+		err := im.file(ctx, name)
+		var nr *NotRegularError
+		switch {
+		case err == nil:
+		case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+			return err
+		case errors.As(err, &nr):
+			run.Add("refused", 1)
+			im.attend(err)
+		default:
 			failed = append(failed, err)
 			run.Log.Error("import failed", "file", name, "err", err)
 		}
@@ -82,33 +102,103 @@ func (im *importer) files(ctx context.Context, files []string) error {
 	if len(failed) > 0 {
 		return fmt.Errorf("import: %w", errors.Join(failed...))
 	}
-	if len(im.attention) > 0 {
-		msg := fmt.Sprintf("%d record(s) or file(s) need attention; first: %v", len(im.attention), im.attention[0])
-		return &stage.AttentionError{Msg: msg}
+	if im.attention > 0 {
+		first := make([]string, len(im.first))
+		for i, err := range im.first {
+			first[i] = err.Error()
+		}
+		return &stage.AttentionError{Msg: fmt.Sprintf("%d record(s) or file(s) need attention; first: %s",
+			im.attention, strings.Join(first, "; "))}
 	}
 	return nil
 }
 
+// firstKept is how many errors the final message quotes; the others are
+// only counted, so a file of millions of bad records costs no memory.
+const firstKept = 3
+
+// importer is one run of Import.
 type importer struct {
 	run       *stage.Run
 	m         *Mapper
 	state     *State
 	store     *spool.Store
-	attention []error
+	attention int64   // records and files set aside
+	first     []error // the first firstKept of them
+	logged    logQuota
 	chunks    int
+}
+
+// NotRegularError is a file named on the command line that is not a
+// regular file (a FIFO, a device, a folder): refused before it is read.
+type NotRegularError struct {
+	Name string
+	Mode fs.FileMode
+}
+
+func (e *NotRegularError) Error() string {
+	what := "not a regular file"
+	switch t := e.Mode.Type(); {
+	case t&fs.ModeNamedPipe != 0:
+		what = "a named pipe (FIFO)"
+	case t&fs.ModeDevice != 0:
+		what = "a device"
+	case t&fs.ModeDir != 0:
+		what = "a folder"
+	case t&fs.ModeSocket != 0:
+		what = "a socket"
+	}
+	return fmt.Sprintf("%s: %s, not a regular file: refused (import reads regular detail files only)", e.Name, what)
+}
+
+// openRegular opens a detail file, refusing anything but a regular file
+// before a byte is read. O_NONBLOCK keeps open(2) from waiting for the
+// writer of a FIFO; it changes nothing for a regular file. Checking the
+// opened file (not a stat before the open) leaves no window for a swap.
+func openRegular(name string) (*os.File, error) {
+	f, err := os.OpenFile(name, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return nil, err
+	}
+	st, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	if !st.Mode().IsRegular() {
+		f.Close()
+		return nil, &NotRegularError{Name: name, Mode: st.Mode()}
+	}
+	return f, nil
+}
+
+// ctxReader ends a read as soon as ctx ends, so a signal stops the import
+// inside a long line as well as between records: the parser reads 64 KiB
+// at a time, and each of those reads checks.
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (c ctxReader) Read(b []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.r.Read(b)
 }
 
 // file imports one detail file from where the state says it got to.
 func (im *importer) file(ctx context.Context, name string) error {
-	f, err := os.Open(name)
+	f, err := openRegular(name)
 	if err != nil {
 		return err
 	}
 	defer f.Close()
+	in := ctxReader{ctx, f}
 
 	// The first complete record identifies the file's content, whatever
 	// its name: a rotated or copied file resumes where the original was.
-	p := NewParser(f, name, 0, 0)
+	p := NewParser(in, name, 0, 0)
 	first, err := p.Next()
 	if err == io.EOF || errors.Is(err, ErrIncomplete) {
 		if err != io.EOF {
@@ -116,12 +206,19 @@ func (im *importer) file(ctx context.Context, name string) error {
 		}
 		return nil // nothing complete yet; nothing to remember
 	}
-	if err != nil {
+	// Nothing read yet needs saving when a signal ends these reads.
+	early := func(err error) error {
+		if ctx.Err() != nil {
+			return fmt.Errorf("stopped by a signal in %s before its first record was read: %w", name, ctx.Err())
+		}
 		return err
 	}
-	fp, err := hashRange(f, 0, first.End)
 	if err != nil {
-		return fmt.Errorf("%s: %w", name, err)
+		return early(err)
+	}
+	fp, err := hashRange(ctx, f, 0, first.End)
+	if err != nil {
+		return early(fmt.Errorf("%s: %w", name, err))
 	}
 	pos := Position{Fingerprint: fp, File: name}
 	if prev, ok := im.state.Get(fp); ok {
@@ -135,11 +232,12 @@ func (im *importer) file(ctx context.Context, name string) error {
 		if _, err := f.Seek(pos.Offset, io.SeekStart); err != nil {
 			return fmt.Errorf("%s: %w", name, err)
 		}
-		p = NewParser(f, name, pos.Offset, pos.Line)
+		p = NewParser(in, name, pos.Offset, pos.Line)
 		first = nil
 	}
 
 	var batch []spool.Record
+	unsaved := 0 // records read since the state was last saved
 	flush := func() error {
 		if len(batch) > 0 {
 			if err := im.store.Add(batch); err != nil {
@@ -153,13 +251,14 @@ func (im *importer) file(ctx context.Context, name string) error {
 				}
 			}
 		}
+		unsaved = 0
 		// Only after the records are durable in the spool: a crash in
 		// between re-imports at most this chunk (see docs/import.md).
 		if pos.Offset == p.Offset() {
 			return nil
 		}
 		pos.Offset, pos.Line = p.Offset(), p.Line()
-		pos.Anchor, err = hashRange(f, anchorStart(pos.Offset), pos.Offset)
+		pos.Anchor, err = hashRange(context.WithoutCancel(ctx), f, anchorStart(pos.Offset), pos.Offset)
 		if err != nil {
 			return fmt.Errorf("%s: %w", name, err)
 		}
@@ -169,6 +268,9 @@ func (im *importer) file(ctx context.Context, name string) error {
 	e := first
 	for {
 		if e == nil {
+			if ctx.Err() != nil {
+				return im.stop(ctx, flush, name, &pos)
+			}
 			e, err = p.Next()
 			if err == io.EOF {
 				return flush()
@@ -178,28 +280,40 @@ func (im *importer) file(ctx context.Context, name string) error {
 				return flush()
 			}
 			if err != nil {
+				if ctx.Err() != nil {
+					return im.stop(ctx, flush, name, &pos)
+				}
 				return err
 			}
 		}
 		im.run.Add("records", 1)
 		pos.Records++
+		unsaved++
 		rec, err := im.record(e, name)
 		if err != nil {
 			im.run.Add("malformed", 1)
-			im.attend(err)
+			im.attendRecord(err)
 		} else {
 			batch = append(batch, rec)
 		}
 		e = nil
-		if len(batch) >= Chunk {
-			if err := ctx.Err(); err != nil {
-				return err
-			}
+		// A file of malformed records saves its progress now and then too.
+		if len(batch) >= Chunk || unsaved >= saveEvery {
 			if err := flush(); err != nil {
 				return err
 			}
 		}
 	}
+}
+
+// stop ends an import a signal interrupted: what was read is saved
+// (flushed to the spool, the offset to the state), so the next run goes
+// on from there.
+func (im *importer) stop(ctx context.Context, flush func() error, name string, pos *Position) error {
+	if err := flush(); err != nil {
+		return fmt.Errorf("stopped by a signal in %s; saving how far it got failed: %v: %w", name, err, ctx.Err())
+	}
+	return fmt.Errorf("stopped by a signal in %s after line %d; the next run goes on from there: %w", name, pos.Line, ctx.Err())
 }
 
 // record maps an entry, placing any error in its file.
@@ -216,15 +330,77 @@ func (im *importer) record(e *Entry, name string) (spool.Record, error) {
 	return rec, err
 }
 
+// attend counts a file set aside, and logs it: files are few.
 func (im *importer) attend(err error) {
 	im.run.Log.Warn("set aside", "err", err)
-	im.attention = append(im.attention, err)
+	im.count(err)
 }
 
-// hashRange is the SHA-256 of bytes [from, to) of f.
-func hashRange(f *os.File, from, to int64) ([32]byte, error) {
+// attendRecord counts a malformed record and logs it within the log quota.
+func (im *importer) attendRecord(err error) {
+	if held, ok := im.logged.allow(time.Now()); ok {
+		attrs := []any{"err", err}
+		if held > 0 {
+			attrs = append(attrs, "not_logged_since_last", held)
+		}
+		im.run.Log.Warn("set aside", attrs...)
+		if im.logged.n == logFirst {
+			im.run.Log.Warn(fmt.Sprintf("further malformed records are logged at most once every %v; the summary counts them all", logEvery))
+		}
+	}
+	im.count(err)
+}
+
+// count counts one thing set aside, keeping the first few for the message.
+func (im *importer) count(err error) {
+	im.attention++
+	if len(im.first) < firstKept {
+		im.first = append(im.first, err)
+	}
+}
+
+// The log quota for malformed records: the first logFirst are logged,
+// then at most one every logEvery with the number left out since the
+// last, and at the end the number never logged.
+const (
+	logFirst = 10
+	logEvery = 5 * time.Second
+)
+
+// logQuota is that quota for one run.
+type logQuota struct {
+	n     int       // lines let through
+	last  time.Time // when the last one was
+	held  int64     // lines held back since the last one let through
+	total int64     // lines held back in all
+}
+
+// allow says whether to log now, and how many lines were held back since
+// the last one logged.
+func (q *logQuota) allow(now time.Time) (int64, bool) {
+	if q.n >= logFirst && now.Sub(q.last) < logEvery {
+		q.held++
+		q.total++
+		return 0, false
+	}
+	held := q.held
+	q.n++
+	q.last, q.held = now, 0
+	return held, true
+}
+
+// finish logs how many lines the quota left out.
+func (q *logQuota) finish(log *slog.Logger) {
+	if q.total > 0 {
+		log.Warn(fmt.Sprintf("%d more malformed records set aside, not logged (the summary counts them all)", q.total), "not_logged", q.total)
+	}
+}
+
+// hashRange is the SHA-256 of bytes [from, to) of f; it stops when ctx
+// ends (the first record of a file may be a huge malformed one).
+func hashRange(ctx context.Context, f *os.File, from, to int64) ([32]byte, error) {
 	h := sha256.New()
-	n, err := io.Copy(h, io.NewSectionReader(f, from, to-from))
+	n, err := io.Copy(h, ctxReader{ctx, io.NewSectionReader(f, from, to-from)})
 	if err != nil {
 		return [32]byte{}, err
 	}

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"roamsettle/pkg/spool"
 	"roamsettle/pkg/stage"
@@ -296,5 +297,51 @@ func TestImportCrashBeforeState(t *testing.T) {
 	}
 	if twice != 500 {
 		t.Errorf("%d records twice, want the 500 of the lost chunk", twice)
+	}
+}
+
+// Malformed records are logged within a quota: the first ten, then one
+// line per interval saying how many were left out, and the number never
+// logged at the end. Every one is counted.
+func TestImportLogQuota(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "detail")
+	bad := "Tue Jun 30 18:43:35 2026\n\tAcct-Status-Type = Start\n\tAcct-Session-Id = \"bad\"\n\tNAS-IP-Address = 192.0.2.99\n\tTimestamp = 1782845015\n\n"
+	if err := os.WriteFile(file, []byte(sessions(0, 5)+strings.Repeat(bad, 500)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c, err, log := runImport(t, filepath.Join(dir, "spool"), file)
+	if stage.ExitCode(err) != stage.ExitAttention || !strings.HasPrefix(err.Error(), "500 record(s) or file(s) need attention; first: "+file+":86: NAS-IP-Address") {
+		t.Fatalf("error %v", err)
+	}
+	if c.malformed != 500 || c.imported != 10 {
+		t.Errorf("counts %+v", c)
+	}
+	if n := strings.Count(log, `msg="set aside"`); n != logFirst {
+		t.Errorf("%d malformed records logged, want the first %d:\n%s", n, logFirst, log)
+	}
+	if !strings.Contains(log, "490 more malformed records set aside, not logged") {
+		t.Errorf("no count of the records not logged:\n%s", log)
+	}
+}
+
+func TestLogQuota(t *testing.T) {
+	var q logQuota
+	t0 := time.Date(2026, 6, 30, 0, 0, 0, 0, time.UTC)
+	for i := range logFirst {
+		if held, ok := q.allow(t0); !ok || held != 0 {
+			t.Fatalf("line %d: %d, %v; the first %d go through", i, held, ok, logFirst)
+		}
+	}
+	for i := range 5 {
+		if _, ok := q.allow(t0.Add(time.Duration(i) * time.Second / 2)); ok {
+			t.Fatalf("line %d after the first ones went through within %v", i, logEvery)
+		}
+	}
+	if held, ok := q.allow(t0.Add(logEvery)); !ok || held != 5 {
+		t.Fatalf("after %v: %d, %v; want through, 5 held back", logEvery, held, ok)
+	}
+	if _, ok := q.allow(t0.Add(logEvery + time.Second)); ok || q.total != 6 {
+		t.Fatalf("quota not applied again (total held %d)", q.total)
 	}
 }

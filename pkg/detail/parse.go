@@ -23,11 +23,21 @@ import (
 // blank line at the end of the file is still being written: it is left for
 // the next run.
 
-// MaxLine bounds one line; a longer one is a malformed record, not a huge read.
-const MaxLine = 64 * 1024
-
-// MaxAttrs bounds the attributes of one record.
-const MaxAttrs = 1000
+// Bounds on what one record may hold. A record beyond one of them is
+// malformed: it is read to its end (its blank line) without being kept,
+// so a hostile or broken file costs neither memory nor a huge read.
+const (
+	// MaxLine bounds one line (header or attribute).
+	MaxLine = 64 * 1024
+	// MaxRecord bounds a whole record, header to blank line. A RADIUS
+	// packet is at most 4096 bytes, which FreeRADIUS writes in well under
+	// 100 KiB of text.
+	MaxRecord = 1 << 20
+	// MaxAttrs bounds the attributes of one record: a RADIUS packet holds
+	// at most 2038 (4096 bytes, 2 at least each), and FreeRADIUS adds a
+	// few of its own (Timestamp, Packet-Src-IP-Address, ...).
+	MaxAttrs = 2100
+)
 
 // Attr is one "Name = value" line. Value is decoded: quotes removed and
 // escapes resolved for a quoted value, the text as written otherwise.
@@ -111,7 +121,9 @@ func (p *Parser) Line() int { return p.line }
 // returned with Err set. At the end of the file it returns io.EOF, or an
 // *Error wrapping ErrIncomplete when an unterminated record remains (its
 // bytes are not consumed: Offset stays at its start), after which the
-// Parser is done. Other errors are read errors.
+// Parser is done. Other errors are read errors (the reader's, wrapped:
+// a cancelled import's context error among them); Offset then also stays
+// at the start of the record being read.
 func (p *Parser) Next() (*Entry, error) {
 	// Skip blank lines between records.
 	var first []byte
@@ -136,6 +148,11 @@ func (p *Parser) Next() (*Entry, error) {
 	}
 	e := &Entry{Line: p.line + 1, Start: p.off}
 	startLine, startOff := p.line, p.off
+	// unread gives the record back: the next call starts at its header.
+	unread := func() {
+		p.line, p.off = startLine, startOff
+		p.hasPending = false
+	}
 	p.consume()
 	if isIndented(first) {
 		e.Err = &Error{File: p.name, Line: e.Line, Err: errors.New("record starts with an indented line, not a header (missing header or blank line?)")}
@@ -152,12 +169,12 @@ func (p *Parser) Next() (*Entry, error) {
 	for {
 		l, eof, err := p.readLine()
 		if err != nil {
+			unread()
 			return nil, err
 		}
 		if eof {
 			// No blank line yet: leave the whole record for the next run.
-			p.line, p.off = startLine, startOff
-			p.hasPending = false
+			unread()
 			return nil, &Error{File: p.name, Line: e.Line, Err: ErrIncomplete}
 		}
 		if isBlank(l) {
@@ -179,6 +196,11 @@ func (p *Parser) Next() (*Entry, error) {
 		ln := p.line
 		if e.Err != nil {
 			continue // already malformed: skip to its end
+		}
+		if p.off-e.Start > MaxRecord {
+			e.Err = &Error{File: p.name, Line: ln, Err: fmt.Errorf("record longer than %d bytes", MaxRecord)}
+			e.Attrs = nil // not kept: the record is skipped
+			continue
 		}
 		if len(trimEOL(l)) > MaxLine {
 			e.Err = &Error{File: p.name, Line: ln, Err: fmt.Errorf("line longer than %d bytes", MaxLine)}

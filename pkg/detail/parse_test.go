@@ -1,11 +1,14 @@
 package detail
 
 import (
+	"context"
 	"errors"
 	"io"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 // parseAll returns every entry and the error that ended the parse
@@ -112,6 +115,8 @@ func TestParse(t *testing.T) {
 			entries: 3, bad: []int{1}, errAt: "d:3: header line inside a record", offset: -1},
 		{name: "indented first line", data: "\tAcct-Status-Type = Start\n\n" + twoRecords,
 			entries: 3, bad: []int{1}, errAt: "d:1: record starts with an indented line", offset: -1},
+		{name: "over-long record", data: "Tue Jun 30 18:43:35 2026\n" + strings.Repeat("\tUser-Name = \""+strings.Repeat("x", 60000)+"\"\n", 20) + "\n" + twoRecords,
+			entries: 3, bad: []int{1}, errAt: "d:19: record longer than 1048576 bytes", offset: -1},
 		{name: "over-long line", data: "Tue Jun 30 18:43:35 2026\n\tUser-Name = \"" + strings.Repeat("x", MaxLine) + "\"\n\n" + twoRecords,
 			entries: 3, bad: []int{1}, errAt: "d:2: line longer than", offset: -1},
 	}
@@ -178,5 +183,48 @@ func TestParseResume(t *testing.T) {
 	e, err := p.Next()
 	if err != nil || e.Line != es[1].Line || e.Start != es[1].Start || e.End != es[1].End {
 		t.Fatalf("resumed entry %+v, %v; want line %d [%d,%d)", e, err, es[1].Line, es[1].Start, es[1].End)
+	}
+}
+
+// endless is a line that never ends; it counts what was read.
+type endless struct{ n int64 }
+
+func (r *endless) Read(b []byte) (int, error) {
+	for i := range b {
+		b[i] = 'x'
+	}
+	r.n += int64(len(b))
+	return len(b), nil
+}
+
+// A record whose line never ends (a stream, a runaway writer) is read
+// without being kept, and stops as soon as the import's context ends:
+// the offset stays at the end of the last whole record.
+func TestParseStopsInAnEndlessLine(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	src := &endless{}
+	in := io.MultiReader(strings.NewReader(twoRecords+"Tue Jun 30 18:50:00 2026\n\tUser-Name = \""), src)
+	p := NewParser(ctxReader{ctx, in}, "d", 0, 0)
+	for i := 0; i < 2; i++ {
+		if _, err := p.Next(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	time.AfterFunc(100*time.Millisecond, cancel)
+	_, err := p.Next()
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("after cancel: %v, want context.Canceled", err)
+	}
+	if p.Offset() != int64(len(twoRecords)) || p.Line() != 10 {
+		t.Errorf("offset %d line %d, want %d and 10: the start of the unfinished record", p.Offset(), p.Line(), len(twoRecords))
+	}
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	t.Logf("read %d MB of one line; heap in use %d MB", src.n>>20, ms.HeapInuse>>20)
+	if src.n < 2*MaxLine {
+		t.Errorf("read only %d bytes before the cancel", src.n)
+	}
+	if ms.HeapInuse > 64<<20 {
+		t.Errorf("heap in use %d MB while reading one endless line", ms.HeapInuse>>20)
 	}
 }

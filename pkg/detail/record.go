@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"roamsettle/pkg/config"
+	"roamsettle/pkg/radattr"
 	"roamsettle/pkg/spool"
 )
 
@@ -34,55 +35,15 @@ func NewMapper(edge *config.Edge) (*Mapper, error) {
 	return m, nil
 }
 
-// Status types by RFC 2866 value; "Alive" is FreeRADIUS 1.x's name for 3.
-var statusTypes = map[string]string{
-	"1": spool.Start, "2": spool.Stop, "3": spool.Interim, "7": spool.AccountingOn, "8": spool.AccountingOff,
-	"start": spool.Start, "stop": spool.Stop, "interim-update": spool.Interim, "alive": spool.Interim,
-	"accounting-on": spool.AccountingOn, "accounting-off": spool.AccountingOff,
-}
-
-// terminateCauses are the RFC 2866/3580 names by value.
-var terminateCauses = []string{1: "User-Request", "Lost-Carrier", "Lost-Service", "Idle-Timeout",
-	"Session-Timeout", "Admin-Reset", "Admin-Reboot", "Port-Error", "NAS-Error", "NAS-Request",
-	"NAS-Reboot", "Port-Unneeded", "Port-Preempted", "Port-Suspended", "Service-Unavailable",
-	"Callback", "User-Error", "Host-Request", "Supplicant-Restart", "Reauthentication-Failure",
-	"Port-Reinitialized", "Port-Administratively-Disabled"}
-
-// portTypes are the RFC 2865 (and later) NAS-Port-Type names by value.
-var portTypes = []string{0: "Async", "Sync", "ISDN", "ISDN-V120", "ISDN-V110", "Virtual", "PIAFS",
-	"HDLC-Clear-Channel", "X.25", "X.75", "G.3-Fax", "SDSL", "ADSL-CAP", "ADSL-DMT", "IDSL",
-	"Ethernet", "xDSL", "Cable", "Wireless-Other", "Wireless-802.11", "Token-Ring", "FDDI",
-	"Wireless-CDMA2000", "Wireless-UMTS", "Wireless-1X-EV", "IAPP", "FTTP", "Wireless-802.16",
-	"Wireless-802.20", "Wireless-802.22", "PPPoA", "PPPoEoA", "PPPoEoE", "PPPoEoVLAN",
-	"PPPoEoQinQ", "xPON", "Wireless-XGP"}
-
-// enumName returns the canonical name of an enumerated value written as a
-// name or a number; an unknown number is kept as the number.
-func enumName(names []string, v string) (string, error) {
-	if n, err := strconv.ParseUint(v, 10, 32); err == nil {
-		if n < uint64(len(names)) && names[n] != "" {
-			return names[n], nil
-		}
-		return strconv.FormatUint(n, 10), nil
-	}
-	for _, name := range names {
-		if name != "" && strings.EqualFold(name, v) {
-			return name, nil
-		}
-	}
-	if v == "" || strings.ContainsAny(v, " \t\"") {
-		return "", fmt.Errorf("%q is not a name or number", v)
-	}
-	return v, nil // a vendor's name FreeRADIUS knows and we do not: keep it
-}
-
 func fieldErr(a Attr, format string, args ...any) error {
 	return &Error{Line: a.Line, Field: a.Name, Err: fmt.Errorf(format, args...)}
 }
 
 // Record maps one parsed entry to a spool record. origin is the file name
 // used in the record's origin. Errors are *Error naming the line and
-// attribute (File is left for the caller to fill in).
+// attribute (File is left for the caller to fill in). It decodes the
+// attributes the edge keeps (pkg/radattr) from their detail-file text and
+// lets radattr fill the record, as the listener does with a packet.
 func (m *Mapper) Record(e *Entry, origin string) (spool.Record, error) {
 	r := spool.Record{
 		Origin:      fmt.Sprintf("detail %s:%d", origin, e.Line),
@@ -90,127 +51,48 @@ func (m *Mapper) Record(e *Entry, origin string) (spool.Record, error) {
 		LocalServer: m.ISP + " detail",
 		TimeZone:    m.Name,
 	}
-	seen := map[string]Attr{}
 	var (
-		srcIP                        []netip.Addr
-		nasIP                        []netip.Addr
-		srcPort                      string
-		inOct, outOct, inGig, outGig uint64
-		received, event              time.Time
-		haveReceived                 bool
+		vs    radattr.Values
+		first [radattr.Count]*Attr // where each attribute was first given, for messages
+		// The packet's source and the NAS's own addresses, in the order
+		// the file gives them: the first that is a configured NAS names it.
+		srcIP, nasIP []netip.Addr
 	)
-	for _, a := range e.Attrs {
-		key := strings.ToLower(a.Name)
-		if _, ok := kept[key]; !ok {
+	for i := range e.Attrs {
+		a := &e.Attrs[i]
+		id, ok := radattr.ByName(a.Name)
+		if !ok {
+			if id, raw := rawAttr(a.Name); raw {
+				// The listener refuses such a packet: so does the importer.
+				return r, fieldErr(*a, "%s that FreeRADIUS could not decode (wrong length?), written raw", id)
+			}
 			continue // Acct-Unique-Session-Id, vendor attributes, ...: not kept in the spool
 		}
-		if prev, dup := seen[key]; dup {
-			if prev.Value != a.Value && key != "class" {
-				return r, fieldErr(a, "given twice with different values (%q on line %d, %q here)", prev.Value, prev.Line, a.Value)
-			}
-			continue
-		}
-		seen[key] = a
-		var err error
-		v := a.Value
-		switch key {
-		case "acct-status-type":
-			st, ok := statusTypes[strings.ToLower(v)]
-			if !ok {
-				return r, fieldErr(a, "%q is not a status type the spool keeps (Start, Stop, Interim-Update, Accounting-On, Accounting-Off)", v)
-			}
-			r.StatusType = st
-		case "acct-session-id":
-			r.SessionID = v
-		case "user-name":
-			r.UserName = v
-		case "nas-identifier":
-			r.NASIdentifier = v
-		case "nas-port":
-			var n uint64
-			n, err = parseUint32(v)
-			r.NASPort = strconv.FormatUint(n, 10)
-		case "nas-port-id":
-			r.NASPortID = v
-		case "nas-port-type":
-			r.NASPortType, err = enumName(portTypes, v)
-		case "calling-station-id":
-			r.CallingStation = v
-		case "called-station-id":
-			r.CalledStation = v
-		case "framed-ip-address":
-			var ip netip.Addr
-			ip, err = netip.ParseAddr(v)
-			r.FramedIP = ip.String()
-		case "acct-terminate-cause":
-			r.TerminateCause, err = enumName(terminateCauses, v)
-		case "class":
-			r.Class, err = octets(a)
-		case "freeradius-proxied-to":
-			r.HomeServer = v
-		case "acct-delay-time":
-			var n uint64
-			n, err = parseUint32(v)
-			r.DelayTime = int64(n)
-		case "acct-session-time":
-			var n uint64
-			n, err = parseUint32(v)
-			r.SessionTime = int64(n)
-		case "acct-input-octets":
-			inOct, err = parseUint32(v)
-		case "acct-output-octets":
-			outOct, err = parseUint32(v)
-		case "acct-input-gigawords":
-			inGig, err = parseUint32(v)
-		case "acct-output-gigawords":
-			outGig, err = parseUint32(v)
-		case "acct-input-packets":
-			r.InputPackets, err = parseUint32(v)
-		case "acct-output-packets":
-			r.OutputPackets, err = parseUint32(v)
-		case "event-timestamp":
-			event, err = m.parseDate(a)
-		case "timestamp":
-			var n int64
-			n, err = strconv.ParseInt(v, 10, 64)
-			if err == nil && (n <= 0 || n > maxUnix) {
-				err = fmt.Errorf("%d is out of range", n)
-			}
-			received, haveReceived = time.Unix(n, 0).UTC(), true
-		case "nas-ip-address", "nas-ipv6-address":
-			var ip netip.Addr
-			ip, err = netip.ParseAddr(v)
-			nasIP = append(nasIP, ip.Unmap())
-			if r.NASIP == "" {
-				r.NASIP = ip.String()
-			}
-		case "client-ip-address", "packet-src-ip-address", "packet-src-ipv6-address", "freeradius-client-ip-address":
-			var ip netip.Addr
-			ip, err = netip.ParseAddr(v)
-			srcIP = append(srcIP, ip.Unmap())
-		case "packet-src-port":
-			var n uint64
-			n, err = parseUint32(v)
-			if err == nil && n > 65535 {
-				err = fmt.Errorf("%d is not a port", n)
-			}
-			srcPort = v
-		}
+		v, err := m.decode(id, a)
 		if err != nil {
-			var fe *Error
-			if errors.As(err, &fe) {
-				return r, err
-			}
-			return r, fieldErr(a, "%v", err)
+			return r, fieldErr(*a, "%v", err)
+		}
+		if err := vs.Add(id, v); err != nil {
+			p := first[id]
+			return r, fieldErr(*a, "given twice with different values (%q on line %d, %q here)", p.Value, p.Line, a.Value)
+		}
+		if first[id] != nil {
+			continue // the same value again
+		}
+		first[id] = a
+		switch id {
+		case radattr.NASIPAddress, radattr.NASIPv6Address:
+			nasIP = append(nasIP, v.Addr.Unmap())
+		case radattr.ClientIPAddress, radattr.PacketSrcIPAddress, radattr.PacketSrcIPv6Address, radattr.FreeRADIUSClientIPAddress:
+			srcIP = append(srcIP, v.Addr.Unmap())
 		}
 	}
-	if r.StatusType == "" {
+	if !vs.Has(radattr.AcctStatusType) {
 		return r, &Error{Line: e.Line, Field: "Acct-Status-Type", Err: errors.New("missing")}
 	}
-	if r.SessionID == "" && !r.NASControl() {
-		return r, &Error{Line: e.Line, Field: "Acct-Session-Id", Err: errors.New("missing")}
-	}
-	if !haveReceived {
+	if ts, ok := vs.Get(radattr.Timestamp); ok {
+		r.Received = ts.Time
+	} else {
 		// Timestamp is FreeRADIUS's receipt time; the header says the same
 		// to the second in the server's local time, which we take to be
 		// the edge's zone.
@@ -218,21 +100,16 @@ func (m *Mapper) Record(e *Entry, origin string) (spool.Record, error) {
 		if err != nil {
 			return r, &Error{Line: e.Line, Field: "Timestamp", Err: errors.New("missing, and the header is not a ctime date to fall back on")}
 		}
-		received = t.UTC()
+		r.Received = t.UTC()
 	}
-	r.Received = received
-	if !event.IsZero() {
-		r.EventTime, r.EventStamped = event, true
-	} else {
-		r.EventTime = received.Add(-time.Duration(r.DelayTime) * time.Second)
+	vs.Fill(&r)
+	if r.SessionID == "" && !r.NASControl() {
+		return r, &Error{Line: e.Line, Field: "Acct-Session-Id", Err: errors.New("missing")}
 	}
-	r.InputOctets = inGig<<32 | inOct
-	r.OutputOctets = outGig<<32 | outOct
 	if len(srcIP) > 0 {
 		r.Source = srcIP[0].String()
-		if srcPort != "" {
-			p, _ := strconv.ParseUint(srcPort, 10, 16)
-			r.Source = netip.AddrPortFrom(srcIP[0], uint16(p)).String()
+		if port, ok := vs.Get(radattr.PacketSrcPort); ok {
+			r.Source = netip.AddrPortFrom(srcIP[0], uint16(port.Num)).String()
 		}
 	}
 	name, ok := m.nasOf(srcIP)
@@ -256,20 +133,88 @@ func (m *Mapper) Record(e *Entry, origin string) (spool.Record, error) {
 	return r, nil
 }
 
-// kept lists the attributes Record reads (lower case).
-var kept = func() map[string]bool {
-	m := map[string]bool{}
-	for _, k := range []string{"acct-status-type", "acct-session-id", "user-name", "nas-identifier",
-		"nas-port", "nas-port-id", "nas-port-type", "calling-station-id", "called-station-id",
-		"framed-ip-address", "acct-terminate-cause", "class", "freeradius-proxied-to",
-		"acct-delay-time", "acct-session-time", "acct-input-octets", "acct-output-octets",
-		"acct-input-gigawords", "acct-output-gigawords", "acct-input-packets", "acct-output-packets",
-		"event-timestamp", "timestamp", "nas-ip-address", "nas-ipv6-address", "client-ip-address",
-		"packet-src-ip-address", "packet-src-ipv6-address", "freeradius-client-ip-address", "packet-src-port"} {
-		m[k] = true
+// decode reads an attribute's value as FreeRADIUS writes it in a detail
+// file: the text of its Kind, and for Acct-Status-Type only the five
+// status types the spool keeps.
+func (m *Mapper) decode(id radattr.ID, a *Attr) (radattr.Value, error) {
+	attr := id.Attr()
+	v := a.Value
+	switch id {
+	case radattr.AcctStatusType:
+		n, err := enumValue(attr, v)
+		st := radattr.Value{Num: n}
+		if _, kept := radattr.SpoolStatus(st); err != nil || !kept {
+			return st, fmt.Errorf("%q is not a status type the spool keeps (%s)", v, radattr.SpoolStatuses)
+		}
+		return st, nil
+	case radattr.Timestamp: // the receipt time: seconds only, and never 0
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err == nil && (n <= 0 || n > maxUnix) {
+			err = fmt.Errorf("%d is out of range", n)
+		}
+		return radattr.Value{Time: time.Unix(n, 0).UTC()}, err
+	case radattr.PacketSrcPort:
+		n, err := parseUint32(v)
+		if err == nil && n > 65535 {
+			err = fmt.Errorf("%d is not a port", n)
+		}
+		return radattr.Value{Num: n}, err
 	}
-	return m
-}()
+	switch attr.Kind {
+	case radattr.String:
+		return radattr.Value{Text: v}, nil
+	case radattr.Integer:
+		n, err := parseUint32(v)
+		return radattr.Value{Num: n}, err
+	case radattr.Enum:
+		n, err := enumValue(attr, v)
+		if errors.Is(err, errUnknownName) {
+			return radattr.Value{Text: v}, nil // a vendor's name FreeRADIUS knows and we do not: keep it
+		}
+		return radattr.Value{Num: n}, err
+	case radattr.Date:
+		t, err := m.parseDate(*a)
+		return radattr.Value{Time: t}, err
+	case radattr.Address:
+		ip, err := netip.ParseAddr(v)
+		return radattr.Value{Addr: ip}, err
+	case radattr.Octets:
+		b, err := octets(*a)
+		return radattr.Value{Text: string(b)}, err
+	}
+	return radattr.Value{}, fmt.Errorf("no decoder for %s", attr.Name)
+}
+
+// rawAttr says whether name is how FreeRADIUS writes an attribute it
+// could not decode, "Attr-<number>", of an attribute the spool keeps.
+func rawAttr(name string) (radattr.ID, bool) {
+	if len(name) < 6 || !strings.EqualFold(name[:5], "Attr-") {
+		return 0, false
+	}
+	n, err := strconv.ParseUint(name[5:], 10, 8)
+	if err != nil {
+		return 0, false // Attr-26.9.1 and the like: vendor attributes
+	}
+	return radattr.ByNumber(byte(n))
+}
+
+// errUnknownName is an enumerated value written as a name the table does
+// not have.
+var errUnknownName = errors.New("not a name the attribute table knows")
+
+// enumValue reads an enumerated value written as a number or a name.
+func enumValue(attr radattr.Attr, v string) (uint32, error) {
+	if n, err := strconv.ParseUint(v, 10, 32); err == nil {
+		return uint32(n), nil
+	}
+	if n, ok := attr.EnumValue(v); ok {
+		return n, nil
+	}
+	if v == "" || strings.ContainsAny(v, " \t\"") {
+		return 0, fmt.Errorf("%q is not a name or number", v)
+	}
+	return 0, errUnknownName
+}
 
 func (m *Mapper) nasOf(ips []netip.Addr) (string, bool) {
 	for _, ip := range ips {
@@ -285,29 +230,29 @@ func (m *Mapper) nasOf(ips []netip.Addr) (string, bool) {
 // maxUnix bounds times to year 9999, which RFC 3339 can write.
 const maxUnix = 253402300799
 
-func parseUint32(v string) (uint64, error) {
+func parseUint32(v string) (uint32, error) {
 	n, err := strconv.ParseUint(v, 10, 32)
 	if err != nil {
 		return 0, fmt.Errorf("%q is not an unsigned 32-bit integer", v)
 	}
-	return n, nil
+	return uint32(n), nil
 }
 
-// octets returns an octets value as lower-case hex: FreeRADIUS writes
-// 0x... for binary values and a quoted string for printable ones.
-func octets(a Attr) (string, error) {
+// octets returns the bytes of an octets value: FreeRADIUS writes 0x...
+// for binary values and a quoted string for printable ones.
+func octets(a Attr) ([]byte, error) {
 	if a.Quoted {
-		return hex.EncodeToString([]byte(a.Value)), nil
+		return []byte(a.Value), nil
 	}
 	h, ok := strings.CutPrefix(strings.ToLower(a.Value), "0x")
 	if !ok {
-		return hex.EncodeToString([]byte(a.Value)), nil
+		return []byte(a.Value), nil
 	}
 	b, err := hex.DecodeString(h)
 	if err != nil {
-		return "", fmt.Errorf("%q is not hex octets", a.Value)
+		return nil, fmt.Errorf("%q is not hex octets", a.Value)
 	}
-	return hex.EncodeToString(b), nil
+	return b, nil
 }
 
 // dateLayouts are how FreeRADIUS versions write a date attribute: 3.x

@@ -123,6 +123,10 @@ func TestRecord(t *testing.T) {
 		{name: "bad integer", data: with("Acct-Session-Time = -1", "Timestamp = 1782845015"), err: `d:6: Acct-Session-Time: "-1" is not an unsigned 32-bit integer`},
 		{name: "bad address", data: with("Framed-IP-Address = 10.0.0", "Timestamp = 1782845015"), err: "d:6: Framed-IP-Address:"},
 		{name: "conflicting duplicate", data: with("Acct-Session-Time = 1", "Acct-Session-Time = 2", "Timestamp = 1782845015"), err: "d:7: Acct-Session-Time: given twice"},
+		{name: "two User-Names", data: with(`User-Name = "u"`, "Timestamp = 1782845015"), err: `d:6: User-Name: given twice with different values ("u@aimnet.com" on line 4, "u" here)`},
+		{name: "Start and Stop", data: with("Acct-Status-Type = Stop", "Timestamp = 1782845015"), err: `d:6: Acct-Status-Type: given twice with different values ("Start" on line 2, "Stop" here)`},
+		{name: "the same status spelt twice", data: with("Acct-Status-Type = 1", "Timestamp = 1782845015"), check: func(r spool.Record) bool { return r.StatusType == spool.Start }},
+		{name: "a kept attribute FreeRADIUS could not decode", data: with("Attr-49 = 0x0001", "Timestamp = 1782845015"), err: "d:6: Attr-49: Acct-Terminate-Cause that FreeRADIUS could not decode"},
 		{name: "same duplicate is fine", data: with("Acct-Session-Time = 1", "Acct-Session-Time = 1", "Timestamp = 1782845015"), check: func(r spool.Record) bool { return r.SessionTime == 1 }},
 		{name: "no time at all", data: "custom header\n\t" + strings.Join(base, "\n\t") + "\n\n", err: "d:1: Timestamp: missing"},
 	}

@@ -3,6 +3,7 @@ package detail
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -46,7 +47,7 @@ func (p Position) verify(f *os.File) error {
 	if st.Size() < p.Offset {
 		return fmt.Errorf("shorter (%d bytes) than when it was imported as %s (%d bytes): truncated or rewritten", st.Size(), p.File, p.Offset)
 	}
-	a, err := hashRange(f, anchorStart(p.Offset), p.Offset)
+	a, err := hashRange(context.Background(), f, anchorStart(p.Offset), p.Offset)
 	if err != nil {
 		return err
 	}
