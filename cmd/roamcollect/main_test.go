@@ -375,3 +375,74 @@ func TestSweepClosesStale(t *testing.T) {
 		t.Fatalf("ready file: %v, %v", recs, err)
 	}
 }
+
+// A CRC-damaged session file and a foreign file in spool/open/ used to
+// keep the listener from starting (a crash loop under systemd) and make
+// sweep and push fail, so the good sessions in ready/ were not sent
+// either. Now each real binary sets the damaged file aside in bad/ with its
+// reason, goes on, and exits 3; push delivers what is in ready/.
+func TestDamagedOpenFileStopsNothing(t *testing.T) {
+	h := newEdgeHost(t)
+	text := strings.Replace(string(must(os.ReadFile(h.cfg))), "stale_after = \"6h\"\n", "stale_after = \"6h\"\npush = \"outbox\"\n", 1)
+	os.WriteFile(h.cfg, []byte(text), 0o600)
+	l := spool.Layout{Root: h.spool}
+	st, err := spool.OpenStore(l)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now().UTC().Truncate(time.Second)
+	r := spool.Record{Received: now, EventTime: now, Origin: "radius", NAS: "local", PacketID: -1, StatusType: spool.Start, SessionID: "good", UserName: "u@aimnet.com"}
+	stop := r
+	stop.StatusType, stop.SessionTime = spool.Stop, 60
+	if err := st.Add([]spool.Record{r, stop}); err != nil { // a closed session, in ready/
+		t.Fatal(err)
+	}
+	plant := func() {
+		os.WriteFile(filepath.Join(l.Open(), "local_20260630T000000Z_bad.sess"), []byte(spool.Header+"\nstatus_type=Stop\tcrc=00000000\n"), 0o644)
+	}
+	plant()
+	os.WriteFile(filepath.Join(l.Open(), "notes.txt"), []byte("left by someone\n"), 0o644)
+
+	var listenErr testbin.Output
+	listen := h.command(t, &listenErr, "listen")
+	if err := listen.Start(); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(listenErr.String(), "listening for RADIUS accounting"); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			listen.Process.Kill()
+			t.Fatalf("listen did not start:\n%s", listenErr.String())
+		}
+	}
+	listen.Process.Signal(syscall.SIGTERM)
+	if code, err := waitExit(listen, 20*time.Second); err != nil || code != 3 {
+		t.Fatalf("listen after SIGTERM: exit %d (want 3), %v\n%s", code, err, listenErr.String())
+	}
+	if !strings.Contains(listenErr.String(), "local_20260630T000000Z_bad.sess") || !strings.Contains(listenErr.String(), "notes.txt") {
+		t.Errorf("listen does not name what it set aside:\n%s", listenErr.String())
+	}
+	if _, err := os.Stat(filepath.Join(l.Bad(), "local_20260630T000000Z_bad.sess"+spool.ReasonExt)); err != nil {
+		t.Errorf("no reason in bad/: %v", err)
+	}
+
+	plant() // again, for sweep and push
+	for _, cmd := range []string{"sweep", "push"} {
+		code, out := h.run(t, 20*time.Second, cmd)
+		if code != 3 || !strings.Contains(out, "set_aside 2") {
+			t.Fatalf("%s: exit %d (want 3, set_aside 2):\n%s", cmd, code, out)
+		}
+		if cmd == "sweep" {
+			plant()
+		}
+	}
+	if got, _ := filepath.Glob(filepath.Join(h.path("outbox"), "ISPB-*.manifest")); len(got) != 1 {
+		t.Errorf("push delivered %v, want the one batch of ready/", got)
+	}
+}
+
+func must(b []byte, err error) []byte {
+	if err != nil {
+		panic(err)
+	}
+	return b
+}

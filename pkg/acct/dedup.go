@@ -163,10 +163,11 @@ func (d *dedup) seed(l spool.Layout, now time.Time) (int, error) {
 					continue
 				}
 			}
-			rs, err := spool.ReadFile(filepath.Join(dir, e.Name()))
-			if err != nil && !errors.Is(err, spool.ErrTornTail) && !errors.Is(err, fs.ErrNotExist) {
-				return 0, err
-			}
+			// A file that cannot be read back whole gives what it can:
+			// the spool sets damaged files aside and reports them, and a
+			// missing request only costs a possible second copy, which
+			// roamclean recognises as a duplicate.
+			rs, _ := spool.ReadFile(filepath.Join(dir, e.Name()))
 			recs = append(recs, rs...)
 		}
 	}

@@ -55,7 +55,7 @@ func FuzzHandlePacket(f *testing.F) {
 	edge := testEdge(f)
 	out := &recorder{}
 	s := newServer(edge, discardLog(), out)
-	st, err := openStore(s.layout)
+	st, err := s.openStore()
 	if err != nil {
 		f.Fatal(err)
 	}

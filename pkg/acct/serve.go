@@ -50,7 +50,7 @@ type counters struct {
 	unknownClient, badAuth, notAccounting        atomic.Int64
 	malformed, writeFailed, answerFailed         atomic.Int64
 	sessionsClosed, sessionsSwept, spoolReopened atomic.Int64
-	checkpointFailed                             atomic.Int64
+	checkpointFailed, setAside                   atomic.Int64
 }
 
 func (c *counters) report(run *stage.Run) {
@@ -72,6 +72,7 @@ func (c *counters) report(run *stage.Run) {
 		{"sessions_swept", &c.sessionsSwept},
 		{"spool_reopened", &c.spoolReopened},
 		{"checkpoint_errors", &c.checkpointFailed},
+		{"set_aside", &c.setAside},
 	} {
 		run.Add(x.name, x.v.Load())
 	}
@@ -128,13 +129,21 @@ func newServer(edge *config.Edge, log *slog.Logger, out sender) *server {
 // Serve runs the accounting listener on edge.Listen until ctx ends, then
 // finishes the records already accepted (written and answered) and
 // returns nil.
+//
+// What the spool cannot use (a damaged file in open/, an unreadable
+// journal segment) is set aside and reported, never a reason not to
+// start; the run then ends with *stage.AttentionError (exit 3).
 func Serve(ctx context.Context, run *stage.Run, edge *config.Edge) error {
 	s, err := listen(edge, run.Log)
 	if err != nil {
 		return err
 	}
 	defer s.n.report(run)
-	return s.serve(ctx)
+	if err := s.serve(ctx); err != nil {
+		return err
+	}
+	return stage.Attention(s.n.setAside.Load(), "%d spool item(s) could not be used and were set aside or left in place (see the log and %s); everything else was served",
+		s.n.setAside.Load(), s.layout.Bad())
 }
 
 // listen binds edge.Listen, opens the spool and logs the start.
@@ -198,7 +207,7 @@ func (s *server) serve(ctx context.Context) error {
 
 // open opens the Store and seeds the retransmission cache from disk.
 func (s *server) open(now time.Time) error {
-	st, err := openStore(s.layout)
+	st, err := s.openStore()
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
@@ -439,7 +448,7 @@ func (s *server) ensureStore() error {
 	if s.st != nil {
 		return nil
 	}
-	st, err := openStore(s.layout)
+	st, err := s.openStore()
 	if err != nil {
 		return fmt.Errorf("reopening the spool: %w", err)
 	}
@@ -456,11 +465,14 @@ func (s *server) ensureStore() error {
 
 // openStore opens the Store (recovering a journal left by a crash) in
 // journal mode: one fsync per group however many files it touches.
-func openStore(l spool.Layout) (*spool.Store, error) {
-	st, err := spool.OpenStore(l)
+func (s *server) openStore() (*spool.Store, error) {
+	st, err := spool.OpenStore(s.layout)
 	if err != nil {
 		return nil, err
 	}
+	aside := st.Aside()
+	spool.LogAside(s.log, aside)
+	s.n.setAside.Add(int64(len(aside)))
 	if err := st.UseJournal(); err != nil {
 		return nil, err
 	}

@@ -51,6 +51,10 @@ func Import(ctx context.Context, run *stage.Run, edge *config.Edge, files []stri
 	if err != nil {
 		return err
 	}
+	// What the spool cannot use is set aside and reported; the import goes on.
+	aside := store.Aside()
+	spool.LogAside(run.Log, aside)
+	run.Add("set_aside", int64(len(aside)))
 	// Journal mode: each chunk is durable with one fsync of the journal
 	// instead of one per session file touched.
 	if err := store.UseJournal(); err != nil {
@@ -65,6 +69,9 @@ func Import(ctx context.Context, run *stage.Run, edge *config.Edge, files []stri
 			return fmt.Errorf("spool: %w (and: %v)", cerr, err)
 		}
 		return fmt.Errorf("spool: %w", cerr)
+	}
+	if err == nil && len(aside) > 0 {
+		return &stage.AttentionError{Msg: spool.AsideSummary(aside)}
 	}
 	return err
 }
