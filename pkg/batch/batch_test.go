@@ -1,9 +1,13 @@
 package batch
 
 import (
+	"bytes"
+	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -134,13 +138,54 @@ func FuzzManifest(f *testing.F) {
 		"data_sha256 " + strings.Repeat("a", 64) + "\nfiles 1\nrecords 2\nsession_time_sum 60\nfirst_event -\nlast_event -\n" +
 		"member " + strings.Repeat("b", 64) + " 10 2 x.sess\nend\n"))
 	f.Fuzz(func(t *testing.T, b []byte) {
+		// Every error names the manifest and a line of it that exists.
+		lines := strings.Count(string(b), "\n") + 1
+		placed := func(err error) {
+			var me *ManifestError
+			if !errors.As(err, &me) || me.File != "fuzz" || me.Line < 1 || me.Line > lines+1 {
+				t.Fatalf("error not placed in the manifest: %v", err)
+			}
+		}
 		mr, err := ReadManifest(strings.NewReader(string(b)), "fuzz")
 		if err != nil {
+			placed(err)
 			return
 		}
+		var members []Member
 		for i := 0; i < 1000; i++ {
-			if _, err := mr.NextMember(); err != nil {
+			mb, err := mr.NextMember()
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				placed(err)
 				return
+			}
+			members = append(members, mb)
+		}
+		if len(members) == 1000 {
+			return
+		}
+		// A whole manifest writes back to one that reads the same.
+		var out bytes.Buffer
+		if err := mr.Header.WriteHeader(&out); err != nil {
+			t.Fatal(err)
+		}
+		for i := range members {
+			members[i].WriteTo(&out)
+		}
+		out.WriteString(ManifestEnd + "\n")
+		mr2, err := ReadManifest(bytes.NewReader(out.Bytes()), "again")
+		if err != nil {
+			t.Fatalf("written back, it does not read: %v\n%s", err, out.Bytes())
+		}
+		if !reflect.DeepEqual(mr2.Header, mr.Header) {
+			t.Fatalf("header changed on the round trip:\n%+v\n%+v", mr.Header, mr2.Header)
+		}
+		for i := range members {
+			mb, err := mr2.NextMember()
+			if err != nil || mb != members[i] {
+				t.Fatalf("member %d changed on the round trip: %+v %v, was %+v", i, mb, err, members[i])
 			}
 		}
 	})

@@ -147,7 +147,7 @@ func (mr *ManifestReader) errf(format string, args ...any) error {
 	if err := mr.sc.Err(); err != nil {
 		return &ManifestError{mr.name, mr.line + 1, err.Error()}
 	}
-	return &ManifestError{mr.name, mr.line, fmt.Sprintf(format, args...)}
+	return &ManifestError{mr.name, max(mr.line, 1), fmt.Sprintf(format, args...)}
 }
 
 // NextMember returns the next member line, or io.EOF after the end line.

@@ -128,6 +128,11 @@ func FuzzParseLine(f *testing.F) {
 	f.Fuzz(func(t *testing.T, b []byte) {
 		r, err := ParseLine(b)
 		if err != nil {
+			// It names the field at fault.
+			var fe *FieldError
+			if !errors.As(err, &fe) || fe.Field == "" && !bytes.HasPrefix(b, []byte("=")) && len(b) > 0 && b[0] != '\t' {
+				t.Fatalf("error names no field: %v", err)
+			}
 			return
 		}
 		// Whatever parses must write back to a line that parses the same.
@@ -145,10 +150,26 @@ func FuzzReader(f *testing.F) {
 	f.Add([]byte(Header + "\n" + string(line)))
 	f.Add([]byte(Header + "\n" + string(line[:20])))
 	f.Fuzz(func(t *testing.T, b []byte) {
+		// Every error names the file and a line that exists; every record
+		// read writes back to the very line it was read from.
+		lines := bytes.Count(b, []byte("\n")) + 1
+		raw := bytes.Split(b, []byte("\n"))
 		rd := NewReader(bytes.NewReader(b), "fuzz")
 		for i := 0; i < 10000; i++ {
-			if _, err := rd.Next(); err != nil {
+			r, err := rd.Next()
+			if err == io.EOF {
 				return
+			}
+			if err != nil {
+				var le *LineError
+				if !errors.As(err, &le) || le.File != "fuzz" || le.Line < 1 || le.Line > lines {
+					t.Fatalf("error not placed in the file: %v", err)
+				}
+				return
+			}
+			again, err := ParseLine(raw[rd.Line()-1])
+			if err != nil || !reflect.DeepEqual(again, r) {
+				t.Fatalf("line %d reads differently alone: %v", rd.Line(), err)
 			}
 		}
 	})
