@@ -9,13 +9,13 @@
 -- puts the realms table first (from partners.csv).
 PRAGMA cache_size = -16384;
 BEGIN IMMEDIATE;
-CREATE TEMP TABLE canon AS
-SELECT min(d.entry_id) AS entry_id
+CREATE TEMP TABLE canon (entry_id INTEGER PRIMARY KEY);
+INSERT INTO canon
+SELECT min(d.entry_id)
 FROM raw_data d JOIN batches b USING (batch_id)
 WHERE d.session_id IS NOT NULL
 GROUP BY b.sender, d.nas_id, d.session_id, d.status_type, d.session_time, d.input_octets, d.output_octets,
 	d.input_packets, d.output_packets, CASE WHEN d.event_stamped = 1 THEN d.stop_time_gmt END;
-CREATE UNIQUE INDEX temp.canon_id ON canon (entry_id);
 CREATE TABLE ref_sessions AS
 SELECT sender, nas_id, session_id, user_name_sent, home_isp, start_utc, stop_utc, duration, input_octets, output_octets, estimated
 FROM (
