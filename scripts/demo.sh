@@ -65,14 +65,22 @@ run "$bin/roamload"
 run "$bin/roamload"
 run "$bin/roamload" status
 
+step "roamclean (twice: the second run finds nothing new): raw records into sessions, every record with its reason"
+run "$bin/roamclean"
+run "$bin/roamclean"
+run "$bin/roamclean" status
+echo "   rejected records returned to ISPB: $(( $("$bin/roamclean" rejects --sender ISPB | wc -l) - 1 )) (roamclean rejects --sender ISPB)"
+
 if command -v sqlite3 >/dev/null 2>&1; then
-	step "the raw store (docs/schema.md), by status type, and one row traced to its batch, file and line"
+	step "the history (docs/schema.md): outcomes, a few sessions, and one traced to its raw records, batch, file and line"
 	sqlite3 -header -column data/central/roam.db \
-		"SELECT status_type, count(*) AS records FROM raw GROUP BY 1 ORDER BY 1;"
+		"SELECT record_status, reason, count(*) AS records FROM raw GROUP BY 1, 2 ORDER BY 1, 2;"
 	sqlite3 -header -column data/central/roam.db \
-		"SELECT r.entry_id, r.user_name_sent, r.status_type, b.sender, b.sequence, m.name AS file, r.line
+		"SELECT user_name, home_isp, local_isp, start_local, duration, estimated FROM sessions ORDER BY stop_utc LIMIT 3;"
+	sqlite3 -header -column data/central/roam.db \
+		"SELECT r.entry_id, r.status_type, r.reason, r.pair_status, b.sender, b.sequence, m.name AS file, r.line
 		   FROM raw r JOIN batches b ON b.batch_id = r.batch_id JOIN members m ON m.member_id = r.member_id
-		  WHERE r.status_type = 'Stop' ORDER BY r.entry_id LIMIT 1;"
+		  WHERE r.session_key = (SELECT session_key FROM sessions ORDER BY stop_utc LIMIT 1) ORDER BY r.stop_time_gmt;"
 fi
 
 step "done: everything is under $work"

@@ -25,9 +25,7 @@ func row(s *SessionRow) *store.Session {
 // replacing an estimate). A session written twice in one run (its group
 // had records in two chunks) changes revision once. fresh says the group
 // has no records but the run's own (a first run): its sessions are new.
-func (c *cleaner) putSession(s *SessionRow, fresh bool) error {
-	r := row(s)
-	r.Digest = store.SessionDigest(r)
+func (c *cleaner) putSession(r *store.Session, fresh bool) error {
 	if fresh {
 		r.Revision = 1
 		return c.tx.PutSession(r)
@@ -167,7 +165,7 @@ func (c *cleaner) finish(started time.Time) (summary, error) {
 		}
 	}
 	run.SessionsAdded = now - c.sessionsBefore + run.SessionsRemoved
-	if _, err := c.tx.AddRun(run, changes); err != nil {
+	if err := c.tx.AddRun(c.runID, run, changes); err != nil {
 		return sum, err
 	}
 	r := c.run

@@ -1,6 +1,7 @@
 package clean
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"hash/maphash"
@@ -54,11 +55,11 @@ type cleaner struct {
 	tx       *store.CleanTx
 	partners *config.Partners
 	opts     Options
-	at       string // the run's time, for history_time
-	from     int64  // records with entry_id > from are this run's
-	top      int64  // ... and <= top
-	probe    bool   // look up each group's other records (not needed on a first run)
-	seen     bloom  // groups judged by this run (a few false "yes": an extra lookup)
+	runID    int64 // the run's id, on its outcome rows
+	from     int64 // records with entry_id > from are this run's
+	top      int64 // ... and <= top
+	probe    bool  // look up each group's other records (not needed on a first run)
+	seen     bloom // groups judged by this run (a few false "yes": an extra lookup)
 	seed     maphash.Seed
 	bounds   map[[2]string][]time.Time
 	window   [2]time.Time // with a period rebuild: the event times judged
@@ -71,6 +72,7 @@ type cleaner struct {
 	buckets        map[[2]string]int64 // (outcome, reason) -> records
 	scanned        int64               // records of the run
 	sessionsBefore int64               // sessions in the history when the run began
+	pending        []*judged           // verdicts of the last chunk, not written yet
 }
 
 // bloom is a Bloom filter of 64-bit hashes: 16 bits and 4 probes per
@@ -129,7 +131,7 @@ func Clean(ctx context.Context, run *stage.Run, s *config.Settlement, opts Optio
 		return err
 	}
 	defer tx.Rollback()
-	c := &cleaner{ctx: ctx, run: run, tx: tx, partners: s.Partners, opts: opts, at: store.FormatTime(started),
+	c := &cleaner{ctx: ctx, run: run, tx: tx, partners: s.Partners, opts: opts,
 		seed: maphash.MakeSeed(), bounds: map[[2]string][]time.Time{}}
 	if err := c.prepare(); err != nil {
 		return err
@@ -165,6 +167,10 @@ func dirOf(path string) string {
 
 // prepare finds the range of records this run takes.
 func (c *cleaner) prepare() error {
+	var err error
+	if c.runID, err = c.tx.NextRunID(); err != nil {
+		return err
+	}
 	wm, err := c.tx.QueryInt64("SELECT coalesce(max(last_entry_id), 0) FROM clean_runs")
 	if err != nil {
 		return err
@@ -243,7 +249,10 @@ func (c *cleaner) scan() error {
 	if err != nil {
 		return err
 	}
-	return flush()
+	if err := flush(); err != nil {
+		return err
+	}
+	return c.flush()
 }
 
 // item turns a raw row into the rules' record.
@@ -276,6 +285,13 @@ func (c *cleaner) hash(k groupKey) uint64 {
 // chunk judges every group with a record in the chunk, whole: with its
 // other records when there may be any. An Accounting-On/Off also judges
 // again the groups of its NAS that it may split.
+//
+// The work is split between two goroutines: this one alone uses the
+// database; a second judges the chunk's fresh groups (no older records:
+// nothing to read) while this one writes the previous chunk's verdicts.
+// Groups that must read their older records are judged here, after those
+// writes, so they read what the run has decided so far. Verdicts are
+// written at the next chunk (or at the end: flush).
 func (c *cleaner) chunk(items []item) error {
 	groups := map[groupKey][]item{}
 	var order []groupKey
@@ -297,9 +313,8 @@ func (c *cleaner) chunk(items []item) error {
 		add(groupKey{it.rec.Sender, it.rec.NAS, it.rec.SessionID}, it)
 	}
 	for _, it := range controls {
-		delete(c.bounds, [2]string{it.rec.Sender, it.rec.NAS})
 		if c.from > 0 {
-			sids, err := c.tx.SessionIDsAround(it.rec.Sender, it.rec.NAS, it.rec.EventTime, Tolerance)
+			sids, err := c.tx.SessionIDsAround(it.rec.Sender, it.rec.NAS, it.rec.EventTime, Tolerance, time.Duration(MaxDuration)*time.Second)
 			if err != nil {
 				return err
 			}
@@ -308,89 +323,126 @@ func (c *cleaner) chunk(items []item) error {
 			}
 		}
 	}
-	if err := c.judgeControls(controls); err != nil {
-		return err
-	}
+	var fresh, probed []groupKey
+	bounds := map[groupKey][]time.Time{}
 	for _, k := range order {
-		if err := c.group(k, groups[k]); err != nil {
-			return err
+		h := c.hash(k)
+		if c.probe || c.seen.has(h) {
+			probed = append(probed, k)
+		} else {
+			fresh = append(fresh, k)
 		}
-	}
-	return nil
-}
-
-// judgeControls settles the Accounting-On/Off records: irrelevant.
-func (c *cleaner) judgeControls(items []item) error {
-	if len(items) == 0 {
-		return nil
-	}
-	recs := make([]Rec, len(items))
-	for i := range items {
-		recs[i] = items[i].rec
-	}
-	res, _ := Classify(recs, nil, c.partners)
-	for i := range items {
-		if err := c.setOutcome(&items[i], res[i]); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// group judges one group whole and writes what changed.
-func (c *cleaner) group(k groupKey, items []item) error {
-	h := c.hash(k)
-	probed := c.probe || c.seen.has(h)
-	if probed {
-		have := make(map[int64]bool, len(items))
-		for i := range items {
-			have[items[i].rec.EntryID] = true
-		}
-		err := c.tx.GroupRecords(k.nas, k.sid, c.top, func(r *store.CleanRecord) error {
-			if have[r.EntryID] {
-				return nil
-			}
-			it, err := c.item(r)
-			if err != nil || it.rec.Sender != k.sender {
-				return err
-			}
-			items = append(items, it)
-			return nil
-		})
+		c.seen.add(h)
+		b, err := c.boundsOf(k.sender, k.nas)
 		if err != nil {
 			return err
 		}
+		bounds[k] = b
 	}
-	c.seen.add(h)
-	if len(items) == 0 {
+	done := make(chan []*judged, 1)
+	go func() {
+		out := make([]*judged, 0, len(fresh))
+		for _, k := range fresh {
+			out = append(out, c.judge(groups[k], bounds[k], true))
+		}
+		done <- out
+	}()
+	err := c.flush()
+	next := []*judged{c.judge(controls, nil, false)}
+	for _, k := range probed {
+		if err != nil {
+			break
+		}
+		var its []item
+		if its, err = c.probeGroup(k, groups[k]); err == nil {
+			next = append(next, c.judge(its, bounds[k], false))
+		}
+	}
+	c.pending = append(next, <-done...) // received even after an error: no goroutine left behind
+	return err
+}
+
+// flush writes the verdicts waiting.
+func (c *cleaner) flush() error {
+	for _, j := range c.pending {
+		if err := c.write(j); err != nil {
+			return err
+		}
+	}
+	c.pending = nil
+	return nil
+}
+
+// probeGroup adds a group's older records to the chunk's, and gives the
+// chunk's their outcomes so far (the scan reads them without).
+func (c *cleaner) probeGroup(k groupKey, items []item) ([]item, error) {
+	have := make(map[int64]int, len(items))
+	for i := range items {
+		have[items[i].rec.EntryID] = i
+	}
+	err := c.tx.GroupRecords(k.nas, k.sid, c.top, func(r *store.CleanRecord) error {
+		if i, ok := have[r.EntryID]; ok {
+			items[i].was = store.Outcome{RecordStatus: r.RecordStatus, Reason: r.Reason, PairStatus: r.PairStatus,
+				SessionKey: r.SessionKey, DuplicateOf: r.DuplicateOf}
+			return nil
+		}
+		it, err := c.item(r)
+		if err != nil || it.rec.Sender != k.sender {
+			return err
+		}
+		items = append(items, it)
 		return nil
-	}
-	slices.SortFunc(items, func(a, b item) int { return int(a.rec.EntryID - b.rec.EntryID) })
-	bounds, err := c.boundsOf(k.sender, k.nas)
-	if err != nil {
-		return err
-	}
+	})
+	return items, err
+}
+
+// judged is one group's verdict, ready to be written.
+type judged struct {
+	items    []item
+	res      []Result
+	sessions []*store.Session // with their digests
+	before   map[string]bool  // the sessions the group made before
+	fresh    bool             // no older records: its sessions are new
+}
+
+// judge applies the rules to a group and prepares its rows. It touches
+// nothing of the cleaner's state but the partners (read only), so it runs
+// on either goroutine.
+func (c *cleaner) judge(items []item, bounds []time.Time, fresh bool) *judged {
+	slices.SortFunc(items, func(a, b item) int { return cmp.Compare(a.rec.EntryID, b.rec.EntryID) })
+	j := &judged{items: items, fresh: fresh, before: map[string]bool{}}
 	recs := make([]Rec, len(items))
-	before := map[string]bool{}
 	for i := range items {
 		recs[i] = items[i].rec
 		if w := items[i].was; w.RecordStatus == string(Session) && w.SessionKey != "" {
-			before[w.SessionKey] = true
+			j.before[w.SessionKey] = true
 		}
 	}
 	res, sessions := Classify(recs, bounds, c.partners)
-	for i := range items {
-		if err := c.setOutcome(&items[i], res[i]); err != nil {
-			return err
-		}
-	}
+	j.res = res
 	for i := range sessions {
-		delete(before, sessions[i].Key)
-		if err := c.putSession(&sessions[i], !probed); err != nil {
+		r := row(&sessions[i])
+		r.Digest = store.SessionDigest(r)
+		j.sessions = append(j.sessions, r)
+	}
+	return j
+}
+
+// write writes what a verdict changed: outcomes, sessions, and the
+// removal of sessions the group no longer makes.
+func (c *cleaner) write(j *judged) error {
+	for i := range j.items {
+		if err := c.setOutcome(&j.items[i], j.res[i]); err != nil {
 			return err
 		}
 	}
-	for key := range before { // sessions the group no longer makes
+	for _, s := range j.sessions {
+		delete(j.before, s.Key)
+		if err := c.putSession(s, j.fresh); err != nil {
+			return err
+		}
+	}
+	for key := range j.before {
 		if err := c.removeSession(key); err != nil {
 			return err
 		}
@@ -449,5 +501,5 @@ func (c *cleaner) setOutcome(it *item, r Result) error {
 		}
 	}
 	it.was = o
-	return c.tx.SetOutcome(it.rec.EntryID, o, c.at)
+	return c.tx.SetOutcome(it.rec.EntryID, o, c.runID)
 }

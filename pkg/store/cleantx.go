@@ -232,9 +232,13 @@ func readClean(s *rawStmt, r *CleanRecord) error {
 }
 
 // ScanRaw streams the raw rows with after < entry_id <= upto, in entry
-// order.
+// order, without their outcomes (GroupRecords gives those): a first run's
+// scan is then a plain walk of raw_data.
 func (t *CleanTx) ScanRaw(after, upto int64, fn func(*CleanRecord) error) error {
-	s, err := t.stmt(cleanSelect + "WHERE d.entry_id > ? AND d.entry_id <= ? ORDER BY d.entry_id")
+	s, err := t.stmt(`SELECT d.entry_id, d.batch_id, d.member_id, d.line, d.user_name_sent, d.status_type, d.session_id,
+	d.session_time, d.nas_id, d.stop_time_gmt, d.event_stamped, d.create_date, d.input_octets, d.output_octets,
+	d.input_packets, d.output_packets, d.terminate_cause, d.problem, NULL, NULL, NULL, NULL, NULL
+	FROM raw_data d WHERE d.entry_id > ? AND d.entry_id <= ? ORDER BY d.entry_id`)
 	if err != nil {
 		return err
 	}
@@ -290,17 +294,25 @@ func (t *CleanTx) NASControls(nas string, upto int64, fn func(*CleanRecord) erro
 
 // SessionIDsAround lists the session ids of the sessions of a local ISP's
 // NAS that an Accounting-On/Off at time at may split: started before it,
-// stopped no earlier than slack before it.
-func (t *CleanTx) SessionIDsAround(local, nas string, at time.Time, slack time.Duration) ([]string, error) {
-	s, err := t.stmt("SELECT session_id FROM sessions WHERE local_isp = ? AND nas_id = ? AND start_utc < ? AND stop_utc >= ?")
+// stopped no earlier than slack before it. A session lasts at most
+// longest, so it stopped before at+longest: the period index bounds the
+// search (an On/Off that arrives late is rare; no index of its own pays).
+func (t *CleanTx) SessionIDsAround(local, nas string, at time.Time, slack, longest time.Duration) ([]string, error) {
+	s, err := t.stmt(`SELECT session_id FROM sessions WHERE period >= ? AND period <= ? AND stop_utc >= ? AND stop_utc < ?
+	AND start_utc < ? AND local_isp = ? AND nas_id = ?`)
 	if err != nil {
 		return nil, err
 	}
-	from, to := FormatTime(at), FormatTime(at.Add(-slack))
-	if err := s.reserve(len(local) + len(nas) + len(from) + len(to)); err != nil {
+	lo, hi := at.Add(-slack), at.Add(longest)
+	vals := []string{lo.UTC().Format("2006-01"), hi.UTC().Format("2006-01"), FormatTime(lo), FormatTime(hi), FormatTime(at), local, nas}
+	n := 0
+	for _, v := range vals {
+		n += len(v)
+	}
+	if err := s.reserve(n); err != nil {
 		return nil, err
 	}
-	for i, v := range []string{local, nas, from, to} {
+	for i, v := range vals {
 		if err := s.bindText(i+1, v); err != nil {
 			return nil, err
 		}
@@ -315,16 +327,16 @@ func (t *CleanTx) SessionIDsAround(local, nas string, at time.Time, slack time.D
 	}
 }
 
-// SetOutcome writes a raw row's outcome and the time it was put in the
-// history (history_time), in raw_outcomes: raw_data, what roamload wrote,
-// is never changed (the raw view shows both).
-func (t *CleanTx) SetOutcome(entry int64, o Outcome, at string) error {
+// SetOutcome writes a raw row's outcome in raw_outcomes, with the run
+// that decided it (the raw view shows its start as history_time):
+// raw_data, what roamload wrote, is never changed.
+func (t *CleanTx) SetOutcome(entry int64, o Outcome, run int64) error {
 	s, err := t.stmt(`INSERT OR REPLACE INTO raw_outcomes (record_status, reason, pair_status, session_key, duplicate_of,
-	history_time, entry_id) VALUES (?, ?, ?, ?, ?, ?, ?)`)
+	run_id, entry_id) VALUES (?, ?, ?, ?, ?, ?, ?)`)
 	if err != nil {
 		return err
 	}
-	if err := s.reserve(len(o.RecordStatus) + len(o.Reason) + len(o.PairStatus) + len(o.SessionKey) + len(at)); err != nil {
+	if err := s.reserve(len(o.RecordStatus) + len(o.Reason) + len(o.PairStatus) + len(o.SessionKey)); err != nil {
 		return err
 	}
 	for i, v := range []string{o.RecordStatus, o.Reason, o.PairStatus, o.SessionKey} {
@@ -340,7 +352,7 @@ func (t *CleanTx) SetOutcome(entry int64, o Outcome, at string) error {
 	if err != nil {
 		return err
 	}
-	if err := s.bindText(6, at); err != nil {
+	if err := s.bindInt64(6, run); err != nil {
 		return err
 	}
 	if err := s.bindInt64(7, entry); err != nil {
@@ -439,12 +451,21 @@ func (t *CleanTx) PutSession(x *Session) error {
 		return err
 	}
 	// Integer columns are bound as integers, the others as text.
-	ints := map[int]bool{14: true, 15: true, 16: true, 17: true, 18: true, 20: true, 21: true, 22: true, 23: true, 24: true, 25: true}
+	b := func(v bool) int64 {
+		if v {
+			return 1
+		}
+		return 0
+	}
+	ints := [...]int64{14: x.Duration, 15: x.InputOctets, 16: x.OutputOctets, 17: x.InputPackets, 18: x.OutputPackets,
+		20: b(x.Estimated), 21: b(x.StartDerived), 22: b(x.CounterReset), 23: x.Records, 24: x.StartEntryID, 25: x.FinalEntryID}
 	for k, v := range texts {
-		if ints[k] && v != "" {
-			n, _ := strconv.ParseInt(v, 10, 64)
-			err = s.bindInt64(k+1, n)
-		} else {
+		switch {
+		case k == 24 && x.StartEntryID == 0:
+			err = s.bindNull(k + 1)
+		case k >= 14 && k <= 25 && k != 19:
+			err = s.bindInt64(k+1, ints[k])
+		default:
 			err = s.bindText(k+1, v)
 		}
 		if err != nil {
@@ -643,17 +664,19 @@ type CleanRun struct {
 	SessionsAdded, SessionsChanged, SessionsRemoved int64
 }
 
-// AddRun records the run and its session changes, and returns its id.
-func (t *CleanTx) AddRun(r *CleanRun, changes []SessionChange) (int64, error) {
-	id, err := t.c.queryInt64("SELECT coalesce(max(run_id), 0) + 1 FROM clean_runs")
-	if err != nil {
-		return 0, err
-	}
+// NextRunID is the id the run will have: its outcome rows carry it.
+func (t *CleanTx) NextRunID() (int64, error) {
+	return t.c.queryInt64("SELECT coalesce(max(run_id), 0) + 1 FROM clean_runs")
+}
+
+// AddRun records the run, with the id NextRunID gave, and its session
+// changes.
+func (t *CleanTx) AddRun(id int64, r *CleanRun, changes []SessionChange) error {
 	s, err := t.stmt(`INSERT INTO clean_runs (run_id, mode, period, started_at, finished_at, first_entry_id, last_entry_id,
 	records_in, session_records, duplicates, irrelevant, rejected, reasons, reclassified, sessions_added, sessions_changed,
 	sessions_removed) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
 	if err != nil {
-		return 0, err
+		return err
 	}
 	var first, last any
 	if r.LastEntryID > 0 {
@@ -662,20 +685,20 @@ func (t *CleanTx) AddRun(r *CleanRun, changes []SessionChange) (int64, error) {
 	vals := []any{id, r.Mode, r.Period, r.StartedAt, r.FinishedAt, first, last, r.RecordsIn, r.SessionRecords, r.Duplicates,
 		r.Irrelevant, r.Rejected, r.Reasons, r.Reclassified, r.SessionsAdded, r.SessionsChanged, r.SessionsRemoved}
 	if err := s.reserve(len(r.Mode) + len(r.Period) + len(r.StartedAt) + len(r.FinishedAt) + len(r.Reasons)); err != nil {
-		return 0, err
+		return err
 	}
 	for i, v := range vals {
 		if err := s.bindAny(i+1, v); err != nil {
-			return 0, err
+			return err
 		}
 	}
 	if err := s.exec(); err != nil {
-		return 0, err
+		return err
 	}
 	cs, err := t.stmt(`INSERT INTO session_changes (run_id, session_key, change, old_revision, new_revision, old_digest, new_digest)
 	VALUES (?, ?, ?, ?, ?, ?, ?)`)
 	if err != nil {
-		return 0, err
+		return err
 	}
 	for _, c := range changes {
 		var or, nr any
@@ -686,31 +709,30 @@ func (t *CleanTx) AddRun(r *CleanRun, changes []SessionChange) (int64, error) {
 			nr = c.NewRevision
 		}
 		if err := cs.reserve(len(c.Key) + len(c.Change) + len(c.OldDigest) + len(c.NewDigest)); err != nil {
-			return 0, err
+			return err
 		}
 		for i, v := range []any{id, c.Key, c.Change, or, nr, c.OldDigest, c.NewDigest} {
 			if err := cs.bindAny(i+1, v); err != nil {
-				return 0, err
+				return err
 			}
 		}
 		if err := cs.exec(); err != nil {
-			return 0, err
+			return err
 		}
 	}
-	return id, nil
+	return nil
 }
 
 // sessionIndexes are the sessions table's secondary indexes (schema 3).
 var sessionIndexes = []string{
 	"CREATE INDEX IF NOT EXISTS sessions_period ON sessions (period, stop_utc)",
-	"CREATE INDEX IF NOT EXISTS sessions_nas ON sessions (local_isp, nas_id, start_utc)",
 }
 
 // DropSessionIndexes drops the sessions table's secondary indexes for a
 // bulk fill; CreateSessionIndexes makes them again, in the same
 // transaction, so no reader ever sees the table without them.
 func (t *CleanTx) DropSessionIndexes() error {
-	return t.c.exec("DROP INDEX IF EXISTS sessions_period; DROP INDEX IF EXISTS sessions_nas")
+	return t.c.exec("DROP INDEX IF EXISTS sessions_period")
 }
 
 // CreateSessionIndexes makes the sessions table's secondary indexes.

@@ -148,12 +148,12 @@ CREATE TABLE raw_outcomes (
 	pair_status   TEXT,
 	session_key   TEXT,
 	duplicate_of  INTEGER,
-	history_time  TEXT    NOT NULL
+	run_id        INTEGER NOT NULL
 );
 CREATE VIEW raw AS SELECT
 	d.entry_id, d.user_name, d.user_domain, d.status_type, d.session_id, d.session_time, d.delay_time, d.nas_id,
 	d.local_aas_id, d.home_aas_id, d.stop_time_gmt, d.stop_time_local, d.time_zone, d.create_date,
-	coalesce(o.history_time, d.history_time) AS history_time,
+	coalesce((SELECT c.started_at FROM clean_runs c WHERE c.run_id = o.run_id), d.history_time) AS history_time,
 	coalesce(o.record_status, d.record_status) AS record_status,
 	coalesce(o.pair_status, d.pair_status) AS pair_status, d.user_name_sent, d.event_stamped, d.nas_ip,
 	d.nas_identifier, d.source, d.packet_id, d.authenticator, d.nas_port, d.nas_port_id, d.nas_port_type,
@@ -194,7 +194,6 @@ CREATE TABLE sessions (
 	digest          TEXT    NOT NULL
 );
 CREATE INDEX sessions_period ON sessions (period, stop_utc);
-CREATE INDEX sessions_nas ON sessions (local_isp, nas_id, start_utc);
 CREATE TABLE clean_runs (
 	run_id           INTEGER PRIMARY KEY,
 	mode             TEXT    NOT NULL,
