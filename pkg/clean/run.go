@@ -63,7 +63,6 @@ type cleaner struct {
 	seed     maphash.Seed
 	bounds   map[[2]string][]time.Time
 	window   [2]time.Time // with a period rebuild: the event times judged
-	bulk     bool         // the sessions' secondary indexes are made at the end
 	// The run's reconciliation, kept as it goes: the final outcome of
 	// each of its records (entry ids from+1..top, those of the window
 	// with a period) counted once, whatever number of times its group
@@ -139,11 +138,6 @@ func Clean(ctx context.Context, run *stage.Run, s *config.Settlement, opts Optio
 	if err := c.scan(); err != nil {
 		return err
 	}
-	if c.bulk {
-		if err := tx.CreateSessionIndexes(); err != nil {
-			return err
-		}
-	}
 	sum, err := c.finish(started)
 	if err != nil {
 		return err
@@ -198,16 +192,8 @@ func (c *cleaner) prepare() error {
 	c.counted = make(bitset, (c.top-c.from)/64+1)
 	c.seen = newBloom(c.top - c.from)
 	c.buckets = map[[2]string]int64{}
-	// A history made from scratch (a first run, or after the sessions
-	// were emptied) builds its secondary indexes once at the end, with a
-	// sort, instead of one entry per session as it goes.
 	if c.sessionsBefore, err = c.tx.QueryInt64("SELECT count(*) FROM sessions"); err != nil {
 		return err
-	}
-	if c.bulk = c.sessionsBefore == 0; c.bulk {
-		if err := c.tx.DropSessionIndexes(); err != nil {
-			return err
-		}
 	}
 	return c.tx.Exec(`CREATE TEMP TABLE touched (session_key TEXT PRIMARY KEY, old_revision INTEGER, old_digest TEXT) WITHOUT ROWID;
 CREATE TEMP TABLE reclassified (entry_id INTEGER PRIMARY KEY)`)
@@ -293,24 +279,44 @@ func (c *cleaner) hash(k groupKey) uint64 {
 // writes, so they read what the run has decided so far. Verdicts are
 // written at the next chunk (or at the end: flush).
 func (c *cleaner) chunk(items []item) error {
-	groups := map[groupKey][]item{}
+	// Each group's records as a piece of one copy of the chunk (the
+	// verdicts outlive the scan's buffer): count, then fill.
+	sizes := map[groupKey]int{}
 	var order []groupKey
-	add := func(k groupKey, it *item) {
-		if _, ok := groups[k]; !ok {
-			order = append(order, k)
-		}
-		if it != nil {
-			groups[k] = append(groups[k], *it)
-		}
-	}
-	var controls []item
+	ncontrols := 0
 	for i := range items {
-		it := &items[i]
-		if it.rec.NASControl() {
-			controls = append(controls, *it)
+		r := &items[i].rec
+		if r.NASControl() {
+			ncontrols++
 			continue
 		}
-		add(groupKey{it.rec.Sender, it.rec.NAS, it.rec.SessionID}, it)
+		k := groupKey{r.Sender, r.NAS, r.SessionID}
+		if _, ok := sizes[k]; !ok {
+			order = append(order, k)
+		}
+		sizes[k]++
+	}
+	all := make([]item, 0, len(items))
+	groups := make(map[groupKey][]item, len(order))
+	for _, k := range order {
+		groups[k] = all[len(all) : len(all) : len(all)+sizes[k]]
+		all = all[:len(all)+sizes[k]]
+	}
+	controls := make([]item, 0, ncontrols)
+	for i := range items {
+		r := &items[i].rec
+		if r.NASControl() {
+			controls = append(controls, items[i])
+			continue
+		}
+		k := groupKey{r.Sender, r.NAS, r.SessionID}
+		groups[k] = append(groups[k], items[i]) // within its capacity: no growth
+	}
+	add := func(k groupKey) {
+		if _, ok := groups[k]; !ok {
+			order = append(order, k)
+			groups[k] = nil
+		}
 	}
 	for _, it := range controls {
 		if c.from > 0 {
@@ -319,7 +325,7 @@ func (c *cleaner) chunk(items []item) error {
 				return err
 			}
 			for _, sid := range sids {
-				add(groupKey{it.rec.Sender, it.rec.NAS, sid}, nil)
+				add(groupKey{it.rec.Sender, it.rec.NAS, sid})
 			}
 		}
 	}
@@ -410,11 +416,14 @@ type judged struct {
 // on either goroutine.
 func (c *cleaner) judge(items []item, bounds []time.Time, fresh bool) *judged {
 	slices.SortFunc(items, func(a, b item) int { return cmp.Compare(a.rec.EntryID, b.rec.EntryID) })
-	j := &judged{items: items, fresh: fresh, before: map[string]bool{}}
+	j := &judged{items: items, fresh: fresh}
 	recs := make([]Rec, len(items))
 	for i := range items {
 		recs[i] = items[i].rec
 		if w := items[i].was; w.RecordStatus == string(Session) && w.SessionKey != "" {
+			if j.before == nil {
+				j.before = map[string]bool{}
+			}
 			j.before[w.SessionKey] = true
 		}
 	}

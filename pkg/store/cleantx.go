@@ -82,6 +82,7 @@ type CleanTx struct {
 	c       *rawConn
 	batches map[int64]BatchOf
 	stmts   map[string]*rawStmt
+	strings map[string]string // interned column values (readClean)
 	done    bool
 }
 
@@ -95,7 +96,7 @@ func (d *DB) BeginClean(ctx context.Context) (*CleanTx, error) {
 	if err != nil {
 		return nil, err
 	}
-	t := &CleanTx{c: c, batches: map[int64]BatchOf{}, stmts: map[string]*rawStmt{}}
+	t := &CleanTx{c: c, batches: map[int64]BatchOf{}, stmts: map[string]*rawStmt{}, strings: map[string]string{}}
 	if err := c.exec("PRAGMA busy_timeout = 30000; PRAGMA synchronous = FULL; PRAGMA cache_size = -16384; PRAGMA temp_store = FILE"); err != nil {
 		t.close()
 		return nil, err
@@ -194,7 +195,7 @@ func (t *CleanTx) scan(s *rawStmt, fn func(*CleanRecord) error) error {
 		if err != nil || !ok {
 			return err
 		}
-		if err := readClean(s, &r); err != nil {
+		if err := t.readClean(s, &r); err != nil {
 			s.done()
 			return err
 		}
@@ -205,30 +206,48 @@ func (t *CleanTx) scan(s *rawStmt, fn func(*CleanRecord) error) error {
 	}
 }
 
-func readClean(s *rawStmt, r *CleanRecord) error {
+func (t *CleanTx) readClean(s *rawStmt, r *CleanRecord) error {
 	counter := func(i int) int64 {
 		if s.colNull(i) {
 			return NullCounter
 		}
 		return s.colInt64(i)
 	}
+	// Status types, NAS names, terminate causes and outcomes take a few
+	// values each: interned, a run of millions of rows allocates them once.
 	*r = CleanRecord{
 		EntryID: s.colInt64(0), BatchID: s.colInt64(1), MemberID: s.colInt64(2), Line: s.colInt64(3),
-		UserNameSent: s.colText(4), StatusType: s.colText(5), SessionID: s.colText(6), SessionTime: s.colInt64(7),
-		NASID: s.colText(8), EventStamped: s.colInt64(10) != 0,
+		UserNameSent: s.colText(4), StatusType: t.intern(s.colBytes(5)), SessionID: s.colText(6), SessionTime: s.colInt64(7),
+		NASID: t.intern(s.colBytes(8)), EventStamped: s.colInt64(10) != 0,
 		InputOctets: counter(12), OutputOctets: counter(13), InputPackets: counter(14), OutputPackets: counter(15),
-		TerminateCause: s.colText(16), Problem: s.colText(17),
-		RecordStatus: s.colText(18), Reason: s.colText(19), PairStatus: s.colText(20), SessionKey: s.colText(21),
-		DuplicateOf: s.colInt64(22),
+		TerminateCause: t.intern(s.colBytes(16)), Problem: s.colText(17),
+		RecordStatus: t.intern(s.colBytes(18)), Reason: t.intern(s.colBytes(19)), PairStatus: t.intern(s.colBytes(20)),
+		SessionKey: s.colText(21), DuplicateOf: s.colInt64(22),
 	}
 	var err error
-	if r.EventTime, err = ParseTime(s.colText(9)); err != nil {
+	if r.EventTime, err = parseTimeBytes(s.colBytes(9)); err != nil {
 		return fmt.Errorf("raw entry %d: stop_time_gmt: %w", r.EntryID, err)
 	}
-	if r.Received, err = ParseTime(s.colText(11)); err != nil {
+	if r.Received, err = parseTimeBytes(s.colBytes(11)); err != nil {
 		return fmt.Errorf("raw entry %d: create_date: %w", r.EntryID, err)
 	}
 	return nil
+}
+
+// intern returns b as a string, the same one for the same bytes, up to a
+// bound (beyond it, a fresh string: still correct).
+func (t *CleanTx) intern(b []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	if s, ok := t.strings[string(b)]; ok { // no allocation for the lookup
+		return s
+	}
+	s := string(b)
+	if len(t.strings) < 4096 {
+		t.strings[s] = s
+	}
+	return s
 }
 
 // ScanRaw streams the raw rows with after < entry_id <= upto, in entry
@@ -496,6 +515,16 @@ func (t *CleanTx) DeleteSession(key string) error {
 	return s.exec()
 }
 
+// parseTimeBytes is ParseTime of a column in place.
+func parseTimeBytes(b []byte) (time.Time, error) {
+	var buf [len(TimeLayout)]byte
+	if len(b) != len(buf) {
+		return parseSlow(string(b))
+	}
+	copy(buf[:], b)
+	return ParseTime(string(buf[:])) // the conversion does not escape: no allocation
+}
+
 // ParseTime reads an instant as stored (TimeLayout), by hand: a run
 // reads two per row.
 func ParseTime(s string) (time.Time, error) {
@@ -717,28 +746,6 @@ func (t *CleanTx) AddRun(id int64, r *CleanRun, changes []SessionChange) error {
 			}
 		}
 		if err := cs.exec(); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// sessionIndexes are the sessions table's secondary indexes (schema 3).
-var sessionIndexes = []string{
-	"CREATE INDEX IF NOT EXISTS sessions_period ON sessions (period, stop_utc)",
-}
-
-// DropSessionIndexes drops the sessions table's secondary indexes for a
-// bulk fill; CreateSessionIndexes makes them again, in the same
-// transaction, so no reader ever sees the table without them.
-func (t *CleanTx) DropSessionIndexes() error {
-	return t.c.exec("DROP INDEX IF EXISTS sessions_period")
-}
-
-// CreateSessionIndexes makes the sessions table's secondary indexes.
-func (t *CleanTx) CreateSessionIndexes() error {
-	for _, q := range sessionIndexes {
-		if err := t.c.exec(q); err != nil {
 			return err
 		}
 	}

@@ -244,3 +244,14 @@ func (s *rawStmt) colText(i int) string {
 	n := sqlite3.Xsqlite3_column_bytes(s.c.tls, s.p, int32(i))
 	return string(unsafe.Slice((*byte)(cmem(p)), n))
 }
+
+// colBytes is a text column in C memory, valid until the next step: for
+// reading without copying.
+func (s *rawStmt) colBytes(i int) []byte {
+	p := sqlite3.Xsqlite3_column_text(s.c.tls, s.p, int32(i))
+	if p == 0 {
+		return nil
+	}
+	n := sqlite3.Xsqlite3_column_bytes(s.c.tls, s.p, int32(i))
+	return unsafe.Slice((*byte)(cmem(p)), n)
+}
