@@ -81,10 +81,11 @@ secret = "testing123"
 			t.Fatalf("radclient: %v\n%s", err, out)
 		}
 	}
-	send("Acct-Status-Type = Accounting-On")
+	t0 := time.Now().Add(-time.Hour).Unix() // the NAS stamps A1's records; it rebooted an hour before
+	send("Acct-Status-Type = Accounting-On", fmt.Sprintf("Event-Timestamp = %d", t0-3600))
 	a := []string{`User-Name = "alice@AimNet.com"`, `Acct-Session-Id = "A1"`}
-	send(append(a, "Acct-Status-Type = Start")...)
-	stop := append(a, "Acct-Status-Type = Stop", "Acct-Session-Time = 300", "Acct-Input-Octets = 1000", "Event-Timestamp = 1782845315")
+	send(append(a, "Acct-Status-Type = Start", fmt.Sprintf("Event-Timestamp = %d", t0))...)
+	stop := append(a, "Acct-Status-Type = Stop", "Acct-Session-Time = 300", "Acct-Input-Octets = 1000", fmt.Sprintf("Event-Timestamp = %d", t0+300))
 	send(stop...)
 	send(stop...) // the NAS sends it again, as a new request
 	b := []string{`User-Name = "bob@aimnet.com"`, `Acct-Session-Id = "B1"`}
