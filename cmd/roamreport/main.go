@@ -1,26 +1,66 @@
-// Command roamreport: rate sessions, write the settlement reports and DT files, and publish them.
-// Not built yet: it shows its help and exits 2.
+// Command roamreport runs on the central host: it rates the sessions of a
+// period, writes each ISP's settlement reports and detail-transaction
+// file, and checks them again (verify).
 package main
 
 import (
 	"os"
+	"path/filepath"
+	"slices"
 
 	"github.com/urfave/cli/v2"
 
 	"roamsettle/pkg/app"
+	"roamsettle/pkg/config"
+	"roamsettle/pkg/report"
 	"roamsettle/pkg/stage"
+
+	_ "time/tzdata" // results must not depend on the host's zoneinfo
 )
 
-func main() { os.Exit(app.Main(newApp(), os.Args, os.Stderr)) }
+func main() { os.Exit(app.Main(newApp(report.Options{}), os.Args, os.Stderr)) }
 
-func newApp() *cli.App {
+// centralLock is the lock of every central run, beside the database.
+func centralLock(cfg *config.Config) (string, string) {
+	return filepath.Dir(cfg.Settlement.DB), ".roam.lock"
+}
+
+// newApp builds the command; opts are the report's options (tests inject
+// their crash points here).
+func newApp(opts report.Options) *cli.App {
+	flags := append(app.Flags(), app.SettingFlags("settlement")...)
+	need := config.NeedCentral | config.NeedParties
+	period := &cli.StringFlag{Name: "period", Usage: "calendar month `YYYY-MM` (UTC, by stop time); default: the last complete month"}
 	return &cli.App{
 		Name:  "roamreport",
-		Usage: "rate sessions, write the settlement reports and DT files, and publish them (not implemented yet)",
-		Flags: app.Flags(),
-		Action: func(c *cli.Context) error {
-			cli.ShowAppHelp(c)
-			return stage.Usagef("roamreport is not implemented yet")
+		Usage: "rate the sessions of a period and write each ISP's settlement reports and DT file",
+		Flags: slices.Concat(flags, []cli.Flag{period,
+			&cli.BoolFlag{Name: "revise", Usage: "when the history of a reported period changed, write its next revision (rev-N) beside the earlier ones"}}),
+		Action: app.Action(app.Spec{Need: need, Sections: []string{"settlement"}, Lock: centralLock},
+			func(c *cli.Context, r *stage.Run, cfg *config.Config) error {
+				o := opts
+				o.Period, o.Revise = c.String("period"), c.Bool("revise")
+				return report.Report(c.Context, r, &cfg.Settlement, o)
+			}),
+		Commands: []*cli.Command{
+			{
+				Name:  "verify",
+				Usage: "recompute a reported period from the history and tariffs and compare it, file by file, with what is on disk (takes no lock)",
+				Flags: slices.Concat(flags, []cli.Flag{
+					&cli.StringFlag{Name: "period", Required: true, Usage: "calendar month `YYYY-MM`"},
+					&cli.Int64Flag{Name: "revision", Usage: "the revision to check; default: the latest"},
+				}),
+				Action: func(c *cli.Context) error {
+					if err := app.NoArgs(c); err != nil {
+						return err
+					}
+					cfg, err := app.LoadConfig(c, need, "settlement")
+					if err != nil {
+						return err
+					}
+					return report.Verify(c.Context, &cfg.Settlement, c.App.Writer, c.String("period"), c.Int64("revision"))
+				},
+			},
 		},
 	}
 }

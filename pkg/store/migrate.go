@@ -224,6 +224,44 @@ CREATE TABLE session_changes (
 	PRIMARY KEY (run_id, session_key)
 ) WITHOUT ROWID;
 `},
+	{4, "roamreport: reports (one row per reported revision of a period) and charges (the rated sessions)", `
+CREATE TABLE reports (
+	report_id       INTEGER PRIMARY KEY,
+	period          TEXT    NOT NULL,
+	revision        INTEGER NOT NULL,
+	folder          TEXT    NOT NULL,
+	created_at      TEXT    NOT NULL,
+	sessions        INTEGER NOT NULL,
+	exceptions      INTEGER NOT NULL,
+	seconds         INTEGER NOT NULL,
+	billed_seconds  INTEGER NOT NULL,
+	provider        INTEGER NOT NULL,
+	consumer        INTEGER NOT NULL,
+	fees            INTEGER NOT NULL,
+	tariffs_sha256  TEXT    NOT NULL,
+	first_charge_id INTEGER,
+	last_charge_id  INTEGER,
+	UNIQUE (period, revision)
+);
+CREATE TABLE charges (
+	charge_id      INTEGER PRIMARY KEY,
+	report_id      INTEGER NOT NULL REFERENCES reports (report_id),
+	session_key    TEXT    NOT NULL,
+	digest         TEXT    NOT NULL,
+	local_isp      TEXT    NOT NULL,
+	home_isp       TEXT    NOT NULL,
+	user_name      TEXT    NOT NULL,
+	session_id     TEXT    NOT NULL,
+	stop_utc       TEXT    NOT NULL,
+	stop_local     TEXT    NOT NULL,
+	duration       INTEGER NOT NULL,
+	tariff_line    INTEGER,
+	billed_seconds INTEGER NOT NULL,
+	provider       INTEGER NOT NULL,
+	consumer       INTEGER NOT NULL,
+	fee            INTEGER NOT NULL
+);
+`},
 }
 
 // migrate brings the schema up to date, one transaction per migration, so

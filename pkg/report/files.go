@@ -1,0 +1,196 @@
+package report
+
+import (
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+
+	"roamsettle/pkg/config"
+	"roamsettle/pkg/durable"
+)
+
+func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+// writeDetail writes detail.csv: per user, home ISP, local ISP (and its
+// country), the sessions the ISP took part in.
+func writeDetail(w io.Writer, b *builder, v *ispView) error {
+	io.WriteString(w, "user,home_isp,local_isp,local_country,sessions,seconds,billed_seconds,billed_minutes,provider,consumer\n")
+	for _, k := range v.detail {
+		a := b.detail[k]
+		if err := writeCSV(w, []string{k.user, k.home, k.local, country(b.p, k.local), itoa(a.sessions), itoa(a.seconds),
+			itoa(a.billed), minutes(a.billed), cents(a.provider), cents(a.consumer)}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// writeSummary writes summary.csv: per pair of ISPs the ISP is one of.
+func writeSummary(w io.Writer, b *builder, v *ispView) error {
+	io.WriteString(w, "local_isp,home_isp,sessions,seconds,billed_seconds,billed_minutes\n")
+	for _, k := range v.pairs {
+		a := b.pairs[k]
+		if err := writeCSV(w, []string{k[0], k[1], itoa(a.sessions), itoa(a.seconds), itoa(a.billed), minutes(a.billed)}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// writeInvoice writes invoice.csv: the summary in money, with the
+// operator's handling fees, and a TOTAL row.
+func writeInvoice(w io.Writer, b *builder, v *ispView) error {
+	io.WriteString(w, "local_isp,home_isp,sessions,billed_minutes,provider,consumer,fees\n")
+	var t agg
+	for _, k := range v.pairs {
+		a := b.pairs[k]
+		t.sessions += a.sessions
+		t.billed += a.billed
+		t.provider += a.provider
+		t.consumer += a.consumer
+		t.fees += a.fees
+		if err := writeCSV(w, []string{k[0], k[1], itoa(a.sessions), minutes(a.billed), cents(a.provider), cents(a.consumer), cents(a.fees)}); err != nil {
+			return err
+		}
+	}
+	return writeCSV(w, []string{"TOTAL", "", itoa(t.sessions), minutes(t.billed), cents(t.provider), cents(t.consumer), cents(t.fees)})
+}
+
+// writeCreditDebit writes creditdebit.csv: per counterpart (in id order)
+// what the ISP is owed as local ISP (credit) and owes as home ISP with the
+// fees on those sessions (debit), then a TOTAL row.
+func writeCreditDebit(w io.Writer, v *ispView, id string) error {
+	io.WriteString(w, "isp,counterpart,credit,debit,net\n")
+	var credit, debit int64
+	for _, c := range v.counterparts() {
+		cr, db := v.credit[c], v.debit[c]
+		credit += cr
+		debit += db
+		if err := writeCSV(w, []string{id, c, cents(cr), cents(db), cents(cr - db)}); err != nil {
+			return err
+		}
+	}
+	return writeCSV(w, []string{id, "TOTAL", cents(credit), cents(debit), cents(credit - debit)})
+}
+
+// table writes rows as aligned columns: text left, numbers right.
+func table(w io.Writer, head []string, right []bool, rows [][]string) {
+	width := make([]int, len(head))
+	for _, r := range append([][]string{head}, rows...) {
+		for i, c := range r {
+			width[i] = max(width[i], len(c))
+		}
+	}
+	line := func(r []string) {
+		var b strings.Builder
+		for i, c := range r {
+			if i > 0 {
+				b.WriteString("  ")
+			}
+			pad := strings.Repeat(" ", width[i]-len(c))
+			if right[i] {
+				b.WriteString(pad + c)
+			} else if i < len(r)-1 {
+				b.WriteString(c + pad)
+			} else {
+				b.WriteString(c)
+			}
+		}
+		io.WriteString(w, strings.TrimRight(b.String(), " ")+"\n")
+	}
+	line(head)
+	rule := make([]string, len(head))
+	for i := range rule {
+		rule[i] = strings.Repeat("-", width[i])
+	}
+	line(rule)
+	for _, r := range rows {
+		line(r)
+	}
+}
+
+// writeText writes report.txt: the four reports laid out for people, as
+// the patent's figures 8 to 11.
+func writeText(w io.Writer, b *builder, v *ispView, x *config.Partner) error {
+	h := b.h
+	fmt.Fprintf(w, "%s: settlement reports for %s (%s, %s)\n", h.Operator, x.ID, x.Name, x.Country)
+	fmt.Fprintf(w, "Period %s (calendar month, by stop time UTC)   Currency %s   Revision %d\n\n", h.Period, h.Currency, h.Revision)
+
+	io.WriteString(w, "DETAIL REPORT: usage per user\n\n")
+	var rows [][]string
+	var t agg
+	for _, k := range v.detail {
+		a := b.detail[k]
+		t.sessions, t.seconds, t.billed, t.provider, t.consumer = t.sessions+a.sessions, t.seconds+a.seconds, t.billed+a.billed, t.provider+a.provider, t.consumer+a.consumer
+		rows = append(rows, []string{k.user, k.home, k.local, country(b.p, k.local), itoa(a.sessions), itoa(a.seconds), minutes(a.billed), cents(a.provider), cents(a.consumer)})
+	}
+	rows = append(rows, []string{"Total", "", "", "", itoa(t.sessions), itoa(t.seconds), minutes(t.billed), cents(t.provider), cents(t.consumer)})
+	table(w, []string{"User", "Home", "Local", "Local country", "Sessions", "Seconds", "Billed min", "Provider", "Consumer"},
+		[]bool{false, false, false, false, true, true, true, true, true}, rows)
+
+	io.WriteString(w, "\nSUMMARY REPORT: usage per pair of ISPs\n\n")
+	rows = nil
+	t = agg{}
+	for _, k := range v.pairs {
+		a := b.pairs[k]
+		t.sessions, t.seconds, t.billed = t.sessions+a.sessions, t.seconds+a.seconds, t.billed+a.billed
+		rows = append(rows, []string{k[0], k[1], itoa(a.sessions), itoa(a.seconds), minutes(a.billed)})
+	}
+	rows = append(rows, []string{"Total", "", itoa(t.sessions), itoa(t.seconds), minutes(t.billed)})
+	table(w, []string{"Local", "Home", "Sessions", "Seconds", "Billed min"}, []bool{false, false, true, true, true}, rows)
+
+	io.WriteString(w, "\nINVOICE REPORT: the summary in money, with the handling fees\n\n")
+	rows = nil
+	t = agg{}
+	for _, k := range v.pairs {
+		a := b.pairs[k]
+		t.sessions, t.billed, t.provider, t.consumer, t.fees = t.sessions+a.sessions, t.billed+a.billed, t.provider+a.provider, t.consumer+a.consumer, t.fees+a.fees
+		rows = append(rows, []string{k[0], k[1], itoa(a.sessions), minutes(a.billed), cents(a.provider), cents(a.consumer), cents(a.fees)})
+	}
+	rows = append(rows, []string{"Total", "", itoa(t.sessions), minutes(t.billed), cents(t.provider), cents(t.consumer), cents(t.fees)})
+	table(w, []string{"Local", "Home", "Sessions", "Billed min", "Provider", "Consumer", "Fees"},
+		[]bool{false, false, true, true, true, true, true}, rows)
+
+	io.WriteString(w, "\nCREDIT/DEBIT REPORT: what "+x.ID+" is owed (credit) and owes (debit)\n\n")
+	rows = nil
+	var credit, debit int64
+	for _, c := range v.counterparts() {
+		cr, db := v.credit[c], v.debit[c]
+		credit, debit = credit+cr, debit+db
+		rows = append(rows, []string{c, cents(cr), cents(db), cents(cr - db)})
+	}
+	rows = append(rows, []string{"Total", cents(credit), cents(debit), cents(credit - debit)})
+	table(w, []string{"Counterpart", "Credit", "Debit", "Net"}, []bool{false, true, true, true}, rows)
+	_, err := fmt.Fprintf(w, "\nA positive net is owed to %s by the settlement operator; a negative one %s owes it.\n", x.ID, x.ID)
+	return err
+}
+
+// ManifestHeader is the first line of a report MANIFEST.
+const ManifestHeader = "#roamreport 1"
+
+// writeManifest writes a folder's MANIFEST, last: the SHA-256 and size of
+// each file and the control totals of the sessions the folder covers.
+func (b *builder) writeManifest(dir string) error {
+	var t agg
+	if dir == OperatorDir {
+		t = b.total
+	} else {
+		t = b.view(dir, nil).totals
+	}
+	return durable.WriteWith(b.path(dir, "MANIFEST"), 0o644, func(w io.Writer) error {
+		fmt.Fprintf(w, "%s\nfolder %s\nperiod %s\nrevision %d\ncurrency %s\n", ManifestHeader, dir, b.h.Period, b.h.Revision, b.h.Currency)
+		fmt.Fprintf(w, "sessions %d\nseconds %d\nbilled_seconds %d\nprovider %s\nconsumer %s\nfees %s\n",
+			t.sessions, t.seconds, t.billed, cents(t.provider), cents(t.consumer), cents(t.fees))
+		if dir == OperatorDir {
+			fmt.Fprintf(w, "exceptions %d\n", b.exceptN)
+		}
+		for _, f := range b.built[dir] {
+			fmt.Fprintf(w, "file %s %d %s\n", f.sha256, f.size, f.name)
+		}
+		_, err := io.WriteString(w, "end\n")
+		return err
+	})
+}
+
+func (b *builder) path(dir, name string) string { return b.root + "/" + dir + "/" + name }

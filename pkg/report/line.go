@@ -1,0 +1,55 @@
+// Package report is the roamreport stage: it rates the sessions of a
+// period (pkg/rate), stores the rated sessions (charges), and writes each
+// ISP's settlement reports, detail-transaction file and MANIFEST, and the
+// operator's credit/debit table, deterministically. docs/report.md
+// describes the files.
+package report
+
+import (
+	"fmt"
+	"time"
+
+	"roamsettle/pkg/config"
+	"roamsettle/pkg/money"
+	"roamsettle/pkg/store"
+)
+
+// Line is one session of a period as the reports see it: a charge.
+type Line = store.Charge
+
+// rated says whether a tariff row priced the line (else: NO_TARIFF).
+func rated(l *Line) bool { return l.TariffLine != 0 }
+
+// party names a partner as the DT file does: "name;country".
+func party(p *config.Partners, id string) string {
+	if x, ok := p.ByID(id); ok {
+		return x.Name + ";" + x.Country
+	}
+	return id + ";"
+}
+
+func country(p *config.Partners, id string) string {
+	if x, ok := p.ByID(id); ok {
+		return x.Country
+	}
+	return ""
+}
+
+// cents formats an amount with exactly two decimals.
+func cents(n int64) string { return money.Cents(n).String() }
+
+// minutes formats billed seconds as minutes with two decimals, rounded
+// half up: an informative figure; every amount comes from the seconds.
+func minutes(seconds int64) string {
+	hundredths := (seconds*100 + 30) / 60
+	return fmt.Sprintf("%d.%02d", hundredths/100, hundredths%100)
+}
+
+// dtTime is a stored time as the DT file writes it: MM/DD/YY and HH:MM:SS.
+func dtTime(stored string, layout string) (string, string, error) {
+	t, err := time.Parse(layout, stored)
+	if err != nil {
+		return "", "", fmt.Errorf("time %q: %w", stored, err)
+	}
+	return t.Format("01/02/06"), t.Format("15:04:05"), nil
+}

@@ -1,0 +1,347 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"time"
+)
+
+// Charge is one row of charges: a session of a reported period as it was
+// rated, with the session fields the reports show, so a report can be
+// written again from its charges alone. TariffLine 0 is a session no
+// tariff row applied to (NO_TARIFF), priced at nothing and reported as an
+// exception. Amounts are in cents.
+type Charge struct {
+	SessionKey, Digest      string
+	Local, Home             string
+	UserName, SessionID     string
+	StopUTC, StopLocal      string // as stored (TimeLayout, LocalLayout)
+	Duration                int64
+	TariffLine              int64
+	Billed                  int64
+	Provider, Consumer, Fee int64
+}
+
+// PeriodSession is what the rater reads of a session.
+type PeriodSession struct {
+	Key, Digest, Local, Home, UserName, SessionID string
+	StartLocal, StopUTC, StopLocal                string
+	Duration                                      int64
+}
+
+// Report is a row of reports: one reported revision of a period.
+type Report struct {
+	ID, Revision                     int64
+	Period, Folder, CreatedAt        string
+	Sessions, Exceptions, Seconds    int64
+	Billed, Provider, Consumer, Fees int64
+	TariffsSHA256                    string
+	FirstCharge, LastCharge          int64
+}
+
+// ReportTx is one roamreport run's transaction, on the C API (a period
+// holds a million sessions).
+type ReportTx struct {
+	c     *rawConn
+	stmts map[string]*rawStmt
+	done  bool
+}
+
+// BeginReport starts a report run: with write, it takes the write lock at
+// once (a reporting run); without, it only reads (verify).
+func (d *DB) BeginReport(ctx context.Context, write bool) (*ReportTx, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	c, err := openRaw(d.Path)
+	if err != nil {
+		return nil, err
+	}
+	t := &ReportTx{c: c, stmts: map[string]*rawStmt{}}
+	begin := "BEGIN"
+	if write {
+		begin = "BEGIN IMMEDIATE"
+	}
+	if err := c.exec("PRAGMA busy_timeout = 30000; PRAGMA synchronous = FULL; PRAGMA cache_size = -16384; " + begin); err != nil {
+		t.close()
+		return nil, err
+	}
+	return t, nil
+}
+
+func (t *ReportTx) stmt(sql string) (*rawStmt, error) {
+	if s, ok := t.stmts[sql]; ok {
+		return s, nil
+	}
+	s, err := t.c.prepare(sql)
+	if err != nil {
+		return nil, err
+	}
+	t.stmts[sql] = s
+	return s, nil
+}
+
+func (t *ReportTx) close() {
+	for _, s := range t.stmts {
+		s.close()
+	}
+	t.stmts = nil
+	t.c.close()
+}
+
+// Commit makes the run durable.
+func (t *ReportTx) Commit() error {
+	if t.done {
+		return fmt.Errorf("commit: transaction already ended")
+	}
+	t.done = true
+	defer t.close()
+	if err := t.c.exec("COMMIT"); err != nil {
+		t.c.exec("ROLLBACK")
+		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
+}
+
+// Rollback abandons the run; after Commit it does nothing.
+func (t *ReportTx) Rollback() error {
+	if t.done {
+		return nil
+	}
+	t.done = true
+	defer t.close()
+	return t.c.exec("ROLLBACK")
+}
+
+func bindTexts(s *rawStmt, from int, vals ...string) error {
+	n := 0
+	for _, v := range vals {
+		n += len(v)
+	}
+	if err := s.reserve(n); err != nil {
+		return err
+	}
+	for i, v := range vals {
+		if err := s.bindText(from+i, v); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// SessionCursor walks the sessions of a period in the order of the DT
+// file: by stop time (UTC), user, session id, and key (so ties are fixed).
+type SessionCursor struct {
+	s   *rawStmt
+	row PeriodSession
+	err error
+}
+
+// OpenSessions starts a walk of a period's sessions. Cursors have their
+// own statement: several may walk at once on the transaction.
+func (t *ReportTx) OpenSessions(period string) (*SessionCursor, error) {
+	s, err := t.c.prepare(`SELECT session_key, digest, local_isp, home_isp, user_name, session_id, start_local, stop_utc, stop_local,
+	duration FROM sessions WHERE period = ? ORDER BY stop_utc, user_name, session_id, session_key`)
+	if err != nil {
+		return nil, err
+	}
+	if err := bindTexts(s, 1, period); err != nil {
+		s.close()
+		return nil, err
+	}
+	return &SessionCursor{s: s}, nil
+}
+
+// Next moves to the next session; false at the end or on an error (Err).
+func (c *SessionCursor) Next() bool {
+	if c.err != nil || c.s == nil {
+		return false
+	}
+	ok, err := c.s.step()
+	if err != nil || !ok {
+		c.err = err
+		c.Close()
+		return false
+	}
+	s := c.s
+	c.row = PeriodSession{Key: s.colText(0), Digest: s.colText(1), Local: s.colText(2), Home: s.colText(3), UserName: s.colText(4),
+		SessionID: s.colText(5), StartLocal: s.colText(6), StopUTC: s.colText(7), StopLocal: s.colText(8), Duration: s.colInt64(9)}
+	return true
+}
+
+// Row is the current session.
+func (c *SessionCursor) Row() *PeriodSession { return &c.row }
+
+// Err is the error that ended the walk.
+func (c *SessionCursor) Err() error { return c.err }
+
+// Close ends the walk early.
+func (c *SessionCursor) Close() {
+	if c.s != nil {
+		c.s.close()
+		c.s = nil
+	}
+}
+
+// LatestReport returns the latest reported revision of a period; ok
+// false when the period was never reported.
+func (t *ReportTx) LatestReport(period string) (Report, bool, error) {
+	return t.report("SELECT "+reportColumns+" FROM reports WHERE period = ? ORDER BY revision DESC LIMIT 1", period)
+}
+
+// ReportRevision returns one revision of a period.
+func (t *ReportTx) ReportRevision(period string, revision int64) (Report, bool, error) {
+	return t.report("SELECT "+reportColumns+" FROM reports WHERE period = ? AND revision = "+strconv.FormatInt(revision, 10), period)
+}
+
+const reportColumns = `report_id, revision, period, folder, created_at, sessions, exceptions, seconds, billed_seconds, provider,
+	consumer, fees, tariffs_sha256, coalesce(first_charge_id, 0), coalesce(last_charge_id, 0)`
+
+func (t *ReportTx) report(q, period string) (Report, bool, error) {
+	s, err := t.stmt(q)
+	if err != nil {
+		return Report{}, false, err
+	}
+	if err := bindTexts(s, 1, period); err != nil {
+		return Report{}, false, err
+	}
+	ok, err := s.step()
+	if err != nil || !ok {
+		return Report{}, false, err
+	}
+	r := Report{ID: s.colInt64(0), Revision: s.colInt64(1), Period: s.colText(2), Folder: s.colText(3), CreatedAt: s.colText(4),
+		Sessions: s.colInt64(5), Exceptions: s.colInt64(6), Seconds: s.colInt64(7), Billed: s.colInt64(8), Provider: s.colInt64(9),
+		Consumer: s.colInt64(10), Fees: s.colInt64(11), TariffsSHA256: s.colText(12), FirstCharge: s.colInt64(13), LastCharge: s.colInt64(14)}
+	s.done()
+	return r, true, nil
+}
+
+// ChargeCursor walks a report's charges in their order (the DT file's).
+type ChargeCursor struct {
+	s   *rawStmt
+	row Charge
+	err error
+}
+
+// OpenCharges starts a walk of a report's charges.
+func (t *ReportTx) OpenCharges(r Report) (*ChargeCursor, error) {
+	s, err := t.c.prepare(`SELECT session_key, digest, local_isp, home_isp, user_name, session_id, stop_utc, stop_local, duration,
+	coalesce(tariff_line, 0), billed_seconds, provider, consumer, fee FROM charges WHERE charge_id BETWEEN ? AND ? ORDER BY charge_id`)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.bindInt64(1, r.FirstCharge); err == nil {
+		err = s.bindInt64(2, r.LastCharge)
+	}
+	if err != nil {
+		s.close()
+		return nil, err
+	}
+	return &ChargeCursor{s: s}, nil
+}
+
+// Next moves to the next charge; false at the end or on an error (Err).
+func (c *ChargeCursor) Next() bool {
+	if c.err != nil || c.s == nil {
+		return false
+	}
+	ok, err := c.s.step()
+	if err != nil || !ok {
+		c.err = err
+		c.Close()
+		return false
+	}
+	s := c.s
+	c.row = Charge{SessionKey: s.colText(0), Digest: s.colText(1), Local: s.colText(2), Home: s.colText(3), UserName: s.colText(4),
+		SessionID: s.colText(5), StopUTC: s.colText(6), StopLocal: s.colText(7), Duration: s.colInt64(8), TariffLine: s.colInt64(9),
+		Billed: s.colInt64(10), Provider: s.colInt64(11), Consumer: s.colInt64(12), Fee: s.colInt64(13)}
+	return true
+}
+
+// Row is the current charge.
+func (c *ChargeCursor) Row() *Charge { return &c.row }
+
+// Err is the error that ended the walk.
+func (c *ChargeCursor) Err() error { return c.err }
+
+// Close ends the walk early.
+func (c *ChargeCursor) Close() {
+	if c.s != nil {
+		c.s.close()
+		c.s = nil
+	}
+}
+
+// NewReport reserves the next report id and the first charge id.
+func (t *ReportTx) NewReport() (reportID, firstCharge int64, err error) {
+	if reportID, err = t.c.queryInt64("SELECT coalesce(max(report_id), 0) + 1 FROM reports"); err != nil {
+		return 0, 0, err
+	}
+	firstCharge, err = t.c.queryInt64("SELECT coalesce(max(charge_id), 0) + 1 FROM charges")
+	return reportID, firstCharge, err
+}
+
+// AddCharge inserts a charge with the given id.
+func (t *ReportTx) AddCharge(id, reportID int64, c *Charge) error {
+	s, err := t.stmt(`INSERT INTO charges (charge_id, report_id, session_key, digest, local_isp, home_isp, user_name, session_id,
+	stop_utc, stop_local, duration, tariff_line, billed_seconds, provider, consumer, fee) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+	if err != nil {
+		return err
+	}
+	if err := s.bindInt64(1, id); err != nil {
+		return err
+	}
+	if err := s.bindInt64(2, reportID); err != nil {
+		return err
+	}
+	if err := bindTexts(s, 3, c.SessionKey, c.Digest, c.Local, c.Home, c.UserName, c.SessionID, c.StopUTC, c.StopLocal); err != nil {
+		return err
+	}
+	for i, v := range []int64{c.Duration, c.TariffLine, c.Billed, c.Provider, c.Consumer, c.Fee} {
+		if i == 1 && v == 0 {
+			err = s.bindNull(12)
+		} else {
+			err = s.bindInt64(11+i, v)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return s.exec()
+}
+
+// AddReport records a reported revision (its charges added already).
+func (t *ReportTx) AddReport(r *Report) error {
+	s, err := t.stmt(`INSERT INTO reports (report_id, period, revision, folder, created_at, sessions, exceptions, seconds,
+	billed_seconds, provider, consumer, fees, tariffs_sha256, first_charge_id, last_charge_id)
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+	if err != nil {
+		return err
+	}
+	var first, last any
+	if r.LastCharge >= r.FirstCharge && r.LastCharge > 0 {
+		first, last = r.FirstCharge, r.LastCharge
+	}
+	vals := []any{r.ID, r.Period, r.Revision, r.Folder, r.CreatedAt, r.Sessions, r.Exceptions, r.Seconds, r.Billed,
+		r.Provider, r.Consumer, r.Fees, r.TariffsSHA256, first, last}
+	if err := s.reserve(len(r.Period) + len(r.Folder) + len(r.CreatedAt) + len(r.TariffsSHA256)); err != nil {
+		return err
+	}
+	for i, v := range vals {
+		if err := s.bindAny(i+1, v); err != nil {
+			return err
+		}
+	}
+	return s.exec()
+}
+
+// ParseLocal reads a local time as stored (LocalLayout), keeping its
+// offset: the wall clock a tariff band reads.
+func ParseLocal(s string) (time.Time, error) {
+	t, err := time.Parse(LocalLayout, s)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("%q is not a stored local time", s)
+	}
+	return t, nil
+}
