@@ -111,7 +111,9 @@ func (w *world) report(period string, revise bool) (*stage.Run, string, error) {
 	return run, logs.String(), err
 }
 
-func (w *world) path(p ...string) string { return filepath.Join(append([]string{w.dir, "reports"}, p...)...) }
+func (w *world) path(p ...string) string {
+	return filepath.Join(append([]string{w.dir, "reports"}, p...)...)
+}
 
 func golden(t *testing.T, name string, got []byte) {
 	t.Helper()

@@ -439,4 +439,3 @@ func tariffsSHA256(path string) (string, error) {
 	}
 	return hex.EncodeToString(h.Sum(nil)), nil
 }
-
