@@ -1,25 +1,14 @@
 package report
 
 import (
-	"cmp"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
+	"hash"
 	"strconv"
 
 	"roamsettle/pkg/store"
 )
-
-// order compares two lines in DT order: stop time, user, session id, key.
-func order(a, b *Line) int {
-	return cmp.Or(cmp.Compare(a.StopUTC, b.StopUTC), cmp.Compare(a.UserName, b.UserName),
-		cmp.Compare(a.SessionID, b.SessionID), cmp.Compare(a.SessionKey, b.SessionKey))
-}
-
-// same says whether a session was reported as it is rated now: the same
-// session content (digest) and the same price.
-func same(a, b *Line) bool {
-	return a.Digest == b.Digest && a.TariffLine == b.TariffLine && a.Billed == b.Billed &&
-		a.Provider == b.Provider && a.Consumer == b.Consumer && a.Fee == b.Fee
-}
 
 // Change kinds in CHANGES.csv.
 const (
@@ -28,58 +17,27 @@ const (
 	Changed = "changed"
 )
 
-// merger walks a reported revision's charges beside the lines of a new
-// one, both in DT order, and calls fn for each session added, removed or
-// changed (old or new nil for the first two).
-type merger struct {
-	old     stream
-	cur     Line // the old line under the cursor
-	has, ok bool // has: cur holds a line; ok: the old walk can go on
-	fn      func(kind string, o, n *Line) error
+// content hashes a period's lines, in DT order: two revisions with the
+// same content hash reported the very same sessions at the very same
+// prices.
+type content struct{ h hash.Hash }
+
+func newContent() *content { return &content{sha256.New()} }
+
+func (c *content) add(l *Line) {
+	fmt.Fprintf(c.h, "%s\x1f%s\x1f%s\x1f%s\x1f%s\x1f%s\x1f%s\x1f%s\x1f%d\x1f%d\x1f%d\x1f%d\x1f%d\x1f%d\n", l.SessionKey, l.Digest,
+		l.Local, l.Home, l.UserName, l.SessionID, l.StopUTC, l.StopLocal, l.Duration, l.TariffLine, l.Billed, l.Provider, l.Consumer, l.Fee)
 }
 
-func newMerger(old stream, fn func(kind string, o, n *Line) error) *merger {
-	m := &merger{old: old, fn: fn, ok: true}
-	m.advance()
-	return m
-}
+func (c *content) sum() string { return hex.EncodeToString(c.h.Sum(nil)) }
 
-func (m *merger) advance() {
-	m.has = m.ok && m.old.Next()
-	if m.has {
-		m.cur = *m.old.Row()
-	} else {
-		m.ok = false
+// hashOf walks a stream to its end and returns its content hash.
+func hashOf(s stream) (string, error) {
+	c := newContent()
+	for s.Next() {
+		c.add(s.Row())
 	}
-}
-
-func (m *merger) next(n *Line) error {
-	for m.has && order(&m.cur, n) < 0 {
-		if err := m.fn(Removed, &m.cur, nil); err != nil {
-			return err
-		}
-		m.advance()
-	}
-	if m.has && order(&m.cur, n) == 0 {
-		var err error
-		if !same(&m.cur, n) {
-			err = m.fn(Changed, &m.cur, n)
-		}
-		m.advance()
-		return err
-	}
-	return m.fn(Added, nil, n)
-}
-
-func (m *merger) end() error {
-	for m.has {
-		if err := m.fn(Removed, &m.cur, nil); err != nil {
-			return err
-		}
-		m.advance()
-	}
-	m.old.Close()
-	return m.old.Err()
+	return c.sum(), s.Err()
 }
 
 // describe is one line for a person about a change.
@@ -98,70 +56,57 @@ type diffResult struct {
 	first []string
 }
 
-// diff compares a reported revision's charges with the period's history
-// rated now.
-func (r *reporter) diff(rep store.Report) (diffResult, error) {
+// compare fills the transaction's diff tables: a reported revision's
+// charges against the lines of s, and counts the differences.
+func (r *reporter) compare(old store.Report, s stream) (diffResult, error) {
 	var d diffResult
-	old, err := r.tx.OpenCharges(rep)
-	if err != nil {
+	if err := r.tx.BeginDiff(old); err != nil {
+		s.Close()
 		return d, err
 	}
-	cur, err := r.rated()
-	if err != nil {
-		old.Close()
-		return d, err
-	}
-	defer cur.Close()
-	m := newMerger(chargeStream{old}, func(kind string, o, n *Line) error {
-		d.n++
-		if len(d.first) < 20 {
-			d.first = append(d.first, describe(kind, o, n))
-		}
-		return nil
-	})
-	for cur.Next() {
-		if err := m.next(cur.Row()); err != nil {
+	for s.Next() {
+		if err := r.tx.AddCompared(s.Row()); err != nil {
+			s.Close()
 			return d, err
 		}
 	}
-	if err := cur.Err(); err != nil {
+	if err := s.Err(); err != nil {
 		return d, err
 	}
-	return d, m.end()
-}
-
-// changes writes a revision's CHANGES.csv: all of them in the operator's
-// folder, each ISP's own in its folder.
-type changes struct {
-	*merger
+	n, err := r.tx.DiffCount()
+	if err != nil {
+		return d, err
+	}
+	d.n = n
+	err = r.tx.Diff(20, func(kind string, o, n *Line) error {
+		d.first = append(d.first, describe(kind, o, n))
+		return nil
+	})
+	return d, err
 }
 
 const changesHeader = "change,session_key,local_isp,home_isp,user_name,old_seconds,old_billed_seconds,old_provider,old_consumer,old_fee," +
 	"new_seconds,new_billed_seconds,new_provider,new_consumer,new_fee\n"
 
-func (r *reporter) newChanges(b *builder, old store.Report) (*changes, error) {
-	oc, err := r.tx.OpenCharges(old)
-	if err != nil {
-		return nil, err
-	}
-	c := &changes{}
+// writeChanges writes a revision's CHANGES.csv from the diff tables, by
+// session key: all of them in the operator's folder, each ISP's own in
+// its folder.
+func (r *reporter) writeChanges(b *builder) error {
 	files := map[string]*file{}
 	for _, dir := range b.dirs() {
 		f, err := b.create(dir, "CHANGES.csv")
 		if err != nil {
-			oc.Close()
-			return nil, err
+			return err
 		}
 		f.Write([]byte(changesHeader))
 		files[dir] = f
 	}
-	c.merger = newMerger(chargeStream{oc}, func(kind string, o, n *Line) error {
-		rec := []string{kind}
+	return r.tx.Diff(0, func(kind string, o, n *Line) error {
 		x := n
 		if x == nil {
 			x = o
 		}
-		rec = append(rec, x.SessionKey, x.Local, x.Home, x.UserName)
+		rec := []string{kind, x.SessionKey, x.Local, x.Home, x.UserName}
 		for _, l := range []*Line{o, n} {
 			if l == nil {
 				rec = append(rec, "", "", "", "", "")
@@ -178,5 +123,4 @@ func (r *reporter) newChanges(b *builder, old store.Report) (*changes, error) {
 		}
 		return nil
 	})
-	return c, nil
 }

@@ -124,13 +124,16 @@ func (r *reporter) report() error {
 	revision := int64(1)
 	var old *store.Report
 	if reported {
-		d, err := r.diff(latest)
+		r.run.Add(countRevision, latest.Revision)
+		cur, err := r.rated()
 		if err != nil {
 			return err
 		}
-		r.run.Add(countChanged, d.n)
-		r.run.Add(countRevision, latest.Revision)
-		if d.n == 0 {
+		h, err := hashOf(cur)
+		if err != nil {
+			return err
+		}
+		if h == latest.ContentSHA256 {
 			if complete(filepath.Join(r.s.Reports, latest.Folder), r.s.Partners) {
 				r.run.Log.Info("period already reported; the history has not changed: nothing to do", "period", period,
 					"revision", latest.Revision, "folder", filepath.Join(r.s.Reports, latest.Folder))
@@ -141,6 +144,14 @@ func (r *reporter) report() error {
 			r.run.Log.Warn("the reported revision's folder is missing or incomplete; writing it again from its charges", "period", period, "revision", latest.Revision)
 			return r.rewrite(latest)
 		}
+		if cur, err = r.rated(); err != nil {
+			return err
+		}
+		d, err := r.compare(latest, cur)
+		if err != nil {
+			return err
+		}
+		r.run.Add(countChanged, d.n)
 		if !r.opts.Revise {
 			for _, line := range d.first {
 				r.run.Log.Warn("changed since reported: " + line)
@@ -173,10 +184,12 @@ func (r *reporter) write(revision int64, old *store.Report) error {
 		return err
 	}
 	next := first
+	hash := newContent()
 	put := func(l *Line) error {
 		if err := r.tx.AddCharge(next, reportID, l); err != nil {
 			return err
 		}
+		hash.add(l)
 		next++
 		rep.LastCharge = next - 1
 		rep.Sessions++
@@ -201,6 +214,7 @@ func (r *reporter) write(revision int64, old *store.Report) error {
 	}
 	defer os.RemoveAll(tmp)
 	r.crash(CrashFilesWritten)
+	rep.ContentSHA256 = hash.sum()
 	if err := r.tx.AddReport(rep); err != nil {
 		return err
 	}
@@ -234,10 +248,21 @@ func (r *reporter) rewrite(rep store.Report) error {
 	if rep.Revision > 1 {
 		prev, ok, err := r.tx.ReportRevision(rep.Period, rep.Revision-1)
 		if err != nil {
+			lines.Close()
 			return err
 		}
 		if ok {
 			old = &prev
+			// Its CHANGES: the revision before against its own charges.
+			mine, err := r.tx.OpenCharges(rep)
+			if err != nil {
+				lines.Close()
+				return err
+			}
+			if _, err := r.compare(prev, chargeStream{mine}); err != nil {
+				lines.Close()
+				return err
+			}
 		}
 	}
 	tmp, err := r.tempBeside(rep.Revision)
@@ -326,7 +351,7 @@ func (r *reporter) tempBeside(revision int64) (string, error) {
 
 // build writes a revision's folder from its lines into tmp and returns
 // it. Each line is also given to put (nil: none). With old, the
-// revision's CHANGES are written too.
+// revision's CHANGES are written too, from the diff tables (compare).
 func (r *reporter) build(tmp string, revision int64, lines stream, old *store.Report, put func(*Line) error) (string, error) {
 	b, err := newBuilder(tmp, r.s.Partners, Header{Operator: r.s.Operator, Currency: r.s.Currency, Period: r.opts.Period, Revision: revision})
 	if err != nil {
@@ -338,9 +363,8 @@ func (r *reporter) build(tmp string, revision int64, lines stream, old *store.Re
 		os.RemoveAll(tmp)
 		return "", err
 	}
-	var ch *changes
 	if old != nil {
-		if ch, err = r.newChanges(b, *old); err != nil {
+		if err := r.writeChanges(b); err != nil {
 			return fail(err)
 		}
 	}
@@ -357,19 +381,9 @@ func (r *reporter) build(tmp string, revision int64, lines stream, old *store.Re
 		if err := b.add(l); err != nil {
 			return fail(err)
 		}
-		if ch != nil {
-			if err := ch.next(l); err != nil {
-				return fail(err)
-			}
-		}
 	}
 	if err := lines.Err(); err != nil {
 		return fail(err)
-	}
-	if ch != nil {
-		if err := ch.end(); err != nil {
-			return fail(err)
-		}
 	}
 	if err := b.finish(); err != nil {
 		return fail(err)

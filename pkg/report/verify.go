@@ -51,16 +51,41 @@ func Verify(ctx context.Context, s *config.Settlement, w io.Writer, period strin
 		return stage.Usagef("%s revision %d was never reported", period, revision)
 	}
 	var problems []string
-	// The charges as stored, against the history rated now.
-	d, err := r.diff(rep)
+	// The charges as stored, against the hash recorded when they were
+	// written and against the history rated now.
+	stored, err := r.tx.OpenCharges(rep)
 	if err != nil {
 		return err
 	}
-	for _, p := range d.first {
-		problems = append(problems, "charges: "+p)
+	hStored, err := hashOf(chargeStream{stored})
+	if err != nil {
+		return err
 	}
-	if d.n > int64(len(d.first)) {
-		problems = append(problems, fmt.Sprintf("charges: and %d more", d.n-int64(len(d.first))))
+	if hStored != rep.ContentSHA256 {
+		problems = append(problems, "charges: they are not what was written when the revision was reported (their content hash differs from the one recorded)")
+	}
+	cur, err := r.rated()
+	if err != nil {
+		return err
+	}
+	hCur, err := hashOf(cur)
+	if err != nil {
+		return err
+	}
+	if hCur != hStored {
+		if cur, err = r.rated(); err != nil {
+			return err
+		}
+		d, err := r.compare(rep, cur)
+		if err != nil {
+			return err
+		}
+		for _, p := range d.first {
+			problems = append(problems, "charges: "+p)
+		}
+		if d.n > int64(len(d.first)) {
+			problems = append(problems, fmt.Sprintf("charges: and %d more", d.n-int64(len(d.first))))
+		}
 	}
 	// The files, written again, against those on disk.
 	tmp, err := os.MkdirTemp("", "roamreport-verify-")
@@ -76,6 +101,14 @@ func Verify(ctx context.Context, s *config.Settlement, w io.Writer, period strin
 		}
 		if ok {
 			old = &prev
+			// CHANGES: the revision before against the history rated now.
+			cur, err := r.rated()
+			if err != nil {
+				return err
+			}
+			if _, err := r.compare(prev, cur); err != nil {
+				return err
+			}
 		}
 	}
 	lines, err := r.rated()

@@ -239,6 +239,7 @@ CREATE TABLE reports (
 	consumer        INTEGER NOT NULL,
 	fees            INTEGER NOT NULL,
 	tariffs_sha256  TEXT    NOT NULL,
+	content_sha256  TEXT    NOT NULL,
 	first_charge_id INTEGER,
 	last_charge_id  INTEGER,
 	UNIQUE (period, revision)

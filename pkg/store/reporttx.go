@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -36,7 +37,7 @@ type Report struct {
 	Period, Folder, CreatedAt        string
 	Sessions, Exceptions, Seconds    int64
 	Billed, Provider, Consumer, Fees int64
-	TariffsSHA256                    string
+	TariffsSHA256, ContentSHA256     string
 	FirstCharge, LastCharge          int64
 }
 
@@ -196,7 +197,7 @@ func (t *ReportTx) ReportRevision(period string, revision int64) (Report, bool, 
 }
 
 const reportColumns = `report_id, revision, period, folder, created_at, sessions, exceptions, seconds, billed_seconds, provider,
-	consumer, fees, tariffs_sha256, coalesce(first_charge_id, 0), coalesce(last_charge_id, 0)`
+	consumer, fees, tariffs_sha256, content_sha256, coalesce(first_charge_id, 0), coalesce(last_charge_id, 0)`
 
 func (t *ReportTx) report(q, period string) (Report, bool, error) {
 	s, err := t.stmt(q)
@@ -212,7 +213,8 @@ func (t *ReportTx) report(q, period string) (Report, bool, error) {
 	}
 	r := Report{ID: s.colInt64(0), Revision: s.colInt64(1), Period: s.colText(2), Folder: s.colText(3), CreatedAt: s.colText(4),
 		Sessions: s.colInt64(5), Exceptions: s.colInt64(6), Seconds: s.colInt64(7), Billed: s.colInt64(8), Provider: s.colInt64(9),
-		Consumer: s.colInt64(10), Fees: s.colInt64(11), TariffsSHA256: s.colText(12), FirstCharge: s.colInt64(13), LastCharge: s.colInt64(14)}
+		Consumer: s.colInt64(10), Fees: s.colInt64(11), TariffsSHA256: s.colText(12), ContentSHA256: s.colText(13),
+		FirstCharge: s.colInt64(14), LastCharge: s.colInt64(15)}
 	s.done()
 	return r, true, nil
 }
@@ -314,8 +316,8 @@ func (t *ReportTx) AddCharge(id, reportID int64, c *Charge) error {
 // AddReport records a reported revision (its charges added already).
 func (t *ReportTx) AddReport(r *Report) error {
 	s, err := t.stmt(`INSERT INTO reports (report_id, period, revision, folder, created_at, sessions, exceptions, seconds,
-	billed_seconds, provider, consumer, fees, tariffs_sha256, first_charge_id, last_charge_id)
-	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+	billed_seconds, provider, consumer, fees, tariffs_sha256, content_sha256, first_charge_id, last_charge_id)
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
 	if err != nil {
 		return err
 	}
@@ -324,8 +326,8 @@ func (t *ReportTx) AddReport(r *Report) error {
 		first, last = r.FirstCharge, r.LastCharge
 	}
 	vals := []any{r.ID, r.Period, r.Revision, r.Folder, r.CreatedAt, r.Sessions, r.Exceptions, r.Seconds, r.Billed,
-		r.Provider, r.Consumer, r.Fees, r.TariffsSHA256, first, last}
-	if err := s.reserve(len(r.Period) + len(r.Folder) + len(r.CreatedAt) + len(r.TariffsSHA256)); err != nil {
+		r.Provider, r.Consumer, r.Fees, r.TariffsSHA256, r.ContentSHA256, first, last}
+	if err := s.reserve(len(r.Period) + len(r.Folder) + len(r.CreatedAt) + len(r.TariffsSHA256) + len(r.ContentSHA256)); err != nil {
 		return err
 	}
 	for i, v := range vals {
@@ -344,4 +346,88 @@ func ParseLocal(s string) (time.Time, error) {
 		return time.Time{}, fmt.Errorf("%q is not a stored local time", s)
 	}
 	return t, nil
+}
+
+// chargeCols are a charge's columns in the diff's temporary tables, in
+// the order AddCompared and Diff use.
+const chargeCols = `session_key TEXT PRIMARY KEY, digest TEXT, local_isp TEXT, home_isp TEXT, user_name TEXT, session_id TEXT,
+	stop_utc TEXT, stop_local TEXT, duration INTEGER, tariff_line INTEGER, billed_seconds INTEGER, provider INTEGER,
+	consumer INTEGER, fee INTEGER`
+
+// BeginDiff makes the run's temporary tables of the two sides to compare:
+// temp.old from a report's charges, temp.cur filled with AddCompared.
+func (t *ReportTx) BeginDiff(old Report) error {
+	return t.c.exec(`DROP TABLE IF EXISTS temp.cur; DROP TABLE IF EXISTS temp.old;
+CREATE TEMP TABLE cur (` + chargeCols + `) WITHOUT ROWID;
+CREATE TEMP TABLE old (` + chargeCols + `) WITHOUT ROWID;
+INSERT INTO temp.old SELECT session_key, digest, local_isp, home_isp, user_name, session_id, stop_utc, stop_local, duration,
+	coalesce(tariff_line, 0), billed_seconds, provider, consumer, fee FROM charges
+	WHERE charge_id BETWEEN ` + strconv.FormatInt(old.FirstCharge, 10) + ` AND ` + strconv.FormatInt(old.LastCharge, 10))
+}
+
+// AddCompared adds a line of the new side.
+func (t *ReportTx) AddCompared(c *Charge) error {
+	s, err := t.stmt("INSERT INTO temp.cur VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+	if err != nil {
+		return err
+	}
+	if err := bindTexts(s, 1, c.SessionKey, c.Digest, c.Local, c.Home, c.UserName, c.SessionID, c.StopUTC, c.StopLocal); err != nil {
+		return err
+	}
+	for i, v := range []int64{c.Duration, c.TariffLine, c.Billed, c.Provider, c.Consumer, c.Fee} {
+		if err := s.bindInt64(9+i, v); err != nil {
+			return err
+		}
+	}
+	return s.exec()
+}
+
+// Diff calls fn for each session added, removed or changed between the
+// two sides (old or new nil for the first two), by session key; limit 0
+// means all.
+func (t *ReportTx) Diff(limit int, fn func(kind string, old, new *Charge) error) error {
+	// 30 columns: kind, key, the old charge's 14, the new one's 14.
+	nulls := strings.TrimSuffix(strings.Repeat("NULL, ", 14), ", ")
+	q := `SELECT * FROM (
+	SELECT 'changed' AS kind, o.session_key AS k, o.*, n.* FROM temp.old o JOIN temp.cur n ON n.session_key = o.session_key
+		WHERE o.digest IS NOT n.digest OR o.tariff_line IS NOT n.tariff_line OR o.billed_seconds IS NOT n.billed_seconds
+		OR o.provider IS NOT n.provider OR o.consumer IS NOT n.consumer OR o.fee IS NOT n.fee
+	UNION ALL SELECT 'removed', o.session_key, o.*, ` + nulls + `
+		FROM temp.old o WHERE NOT EXISTS (SELECT 1 FROM temp.cur c WHERE c.session_key = o.session_key)
+	UNION ALL SELECT 'added', n.session_key, ` + nulls + `, n.*
+		FROM temp.cur n WHERE NOT EXISTS (SELECT 1 FROM temp.old o WHERE o.session_key = n.session_key)
+	) ORDER BY k`
+	if limit > 0 {
+		q += " LIMIT " + strconv.Itoa(limit)
+	}
+	s, err := t.c.prepare(q)
+	if err != nil {
+		return err
+	}
+	defer s.close()
+	read := func(at int) *Charge {
+		if s.colNull(at) {
+			return nil
+		}
+		return &Charge{SessionKey: s.colText(at), Digest: s.colText(at + 1), Local: s.colText(at + 2), Home: s.colText(at + 3),
+			UserName: s.colText(at + 4), SessionID: s.colText(at + 5), StopUTC: s.colText(at + 6), StopLocal: s.colText(at + 7),
+			Duration: s.colInt64(at + 8), TariffLine: s.colInt64(at + 9), Billed: s.colInt64(at + 10), Provider: s.colInt64(at + 11),
+			Consumer: s.colInt64(at + 12), Fee: s.colInt64(at + 13)}
+	}
+	for {
+		ok, err := s.step()
+		if err != nil || !ok {
+			return err
+		}
+		if err := fn(s.colText(0), read(2), read(16)); err != nil {
+			return err
+		}
+	}
+}
+
+// DiffCount counts the differences between the two sides.
+func (t *ReportTx) DiffCount() (int64, error) {
+	var n int64
+	err := t.Diff(0, func(string, *Charge, *Charge) error { n++; return nil })
+	return n, err
 }
