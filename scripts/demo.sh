@@ -83,4 +83,13 @@ if command -v sqlite3 >/dev/null 2>&1; then
 		  WHERE r.session_key = (SELECT session_key FROM sessions ORDER BY stop_utc LIMIT 1) ORDER BY r.stop_time_gmt;"
 fi
 
+step "roamreport for June 2026 (twice: the second run finds the history unchanged and does nothing), then verify"
+run "$bin/roamreport" --period 2026-06
+run "$bin/roamreport" --period 2026-06
+run "$bin/roamreport" verify --period 2026-06
+echo "   the operator's credit/debit table (data/central/reports/2026-06/operator/creditdebit.csv):"
+sed 's/^/     /' data/central/reports/2026-06/operator/creditdebit.csv
+echo "   each ISP's statement: data/central/reports/2026-06/<ISP>/report.txt, e.g. the top of ISPB's:"
+head -12 data/central/reports/2026-06/ISPB/report.txt | sed 's/^/     /'
+
 step "done: everything is under $work"

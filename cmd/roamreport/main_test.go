@@ -1,0 +1,88 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"roamsettle/internal/testbin"
+	"roamsettle/pkg/batch"
+	"roamsettle/pkg/lock"
+	"roamsettle/pkg/spool"
+)
+
+// TestStagesThroughTheBinaries: batches loaded, cleaned and reported by
+// the real roamload, roamclean and roamreport; a second report run does
+// nothing; verify passes, then names a changed byte; usage errors exit 2
+// and a held lock exits 4.
+func TestStagesThroughTheBinaries(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "roam.toml")
+	os.WriteFile(cfg, []byte("[settlement]\ninbound = \"inbound\"\ndb = \"db/roam.db\"\nreports = \"reports\"\nfee_per_session = \"0.01\"\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "partners.csv"), []byte("id,name,country,realms,timezone\n"+
+		"ISPA,Aimnet,USA,aimnet.com,America/Los_Angeles\nISPB,Connect.com,Australia,connect.com.au,Australia/Sydney\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "tariffs.csv"), []byte("local,home,valid_from,days,hours,provider_rate,consumer_rate,increment,minimum\n"+
+		"*,*,2026-01-01,*,*,0.0300,0.0500,60,60\n"), 0o644)
+	os.MkdirAll(filepath.Join(dir, "inbound"), 0o755)
+	w, err := batch.Create(filepath.Join(dir, "inbound"), "ISPB", 1, time.Date(2026, 8, 1, 0, 0, 0, 0, time.UTC))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sp := t.TempDir()
+	for i := 0; i < 20; i++ {
+		start := time.Date(2026, 7, 1+i, 10, 0, 0, 0, time.UTC)
+		r := spool.Record{StatusType: spool.Start, NAS: "nas1", SessionID: fmt.Sprint("S", i), UserName: fmt.Sprintf("u%d@aimnet.com", i%3),
+			EventTime: start, Received: start, Origin: "radius", PacketID: -1}
+		stop := r
+		stop.StatusType, stop.SessionTime, stop.EventTime = spool.Stop, int64(60*(i+1)), start.Add(time.Duration(60*(i+1))*time.Second)
+		p := filepath.Join(sp, fmt.Sprintf("s%d.sess", i))
+		spool.Append(p, []spool.Record{r, stop}, false)
+		if _, err := w.Add(p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := w.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	for _, bin := range []string{"roamload", "roamclean"} {
+		if code, out := testbin.Run(t, bin, nil, "--config", cfg); code != 0 {
+			t.Fatalf("%s: exit %d\n%s", bin, code, out)
+		}
+	}
+	code, out := testbin.Run(t, "roamreport", nil, "--config", cfg, "--period", "2026-07")
+	if code != 0 || !strings.Contains(out, "sessions 20, rated 20") {
+		t.Fatalf("roamreport: exit %d\n%s", code, out)
+	}
+	if code, out := testbin.Run(t, "roamreport", nil, "--config", cfg, "--period", "2026-07"); code != 0 || !strings.Contains(out, "nothing to do") {
+		t.Errorf("second run: exit %d\n%s", code, out)
+	}
+	if code, out := testbin.Run(t, "roamreport", nil, "--config", cfg, "verify", "--period", "2026-07"); code != 0 {
+		t.Errorf("verify: exit %d\n%s", code, out)
+	}
+	dt := filepath.Join(dir, "reports", "2026-07", "ISPB", "ISPB_2026-07_DT.txt")
+	data, _ := os.ReadFile(dt)
+	os.WriteFile(dt, []byte(strings.Replace(string(data), "\"S\",\"60\"", "\"S\",\"61\"", 1)), 0o644)
+	if code, _ := testbin.Run(t, "roamreport", nil, "--config", cfg, "verify", "--period", "2026-07"); code != 3 {
+		t.Errorf("verify of a changed DT file: exit %d, want 3", code)
+	}
+	if code, out := testbin.Run(t, "roamreport", nil, "--config", cfg, "--period", "July"); code != 2 || !strings.Contains(out, "want YYYY-MM") {
+		t.Errorf("bad period: exit %d\n%s", code, out)
+	}
+	lk, err := lock.Acquire(context.Background(), filepath.Join(dir, "db"), ".roam.lock", "roamclean", false, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lk.Release()
+	if code, out := testbin.Run(t, "roamreport", nil, "--config", cfg, "--period", "2026-07"); code != 4 || !strings.Contains(out, "roamclean") {
+		t.Errorf("locked: exit %d\n%s", code, out)
+	}
+	// verify takes no lock.
+	os.WriteFile(dt, data, 0o644)
+	if code, out := testbin.Run(t, "roamreport", nil, "--config", cfg, "verify", "--period", "2026-07"); code != 0 {
+		t.Errorf("verify while locked: exit %d\n%s", code, out)
+	}
+}
