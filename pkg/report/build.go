@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"hash"
 	"io"
@@ -224,8 +225,14 @@ func (b *builder) finish() error {
 		}
 		return a.local < c.local
 	})
+	// Each ISP's detail rows, in one pass over the sorted keys.
+	byISP := map[string][]detailKey{}
+	for _, k := range keys {
+		byISP[k.home] = append(byISP[k.home], k)
+		byISP[k.local] = append(byISP[k.local], k)
+	}
 	for _, x := range sortedPartners(b.p) {
-		if err := b.writeISP(x, keys, nets); err != nil {
+		if err := b.writeISP(x, byISP[x.ID], nets); err != nil {
 			return err
 		}
 	}
@@ -244,13 +251,9 @@ type ispView struct {
 	debit  map[string]int64
 }
 
+// view is one ISP's part of the period; keys are its detail rows.
 func (b *builder) view(id string, keys []detailKey) *ispView {
-	v := &ispView{credit: map[string]int64{}, debit: map[string]int64{}}
-	for _, k := range keys {
-		if k.home == id || k.local == id {
-			v.detail = append(v.detail, k)
-		}
-	}
+	v := &ispView{detail: keys, credit: map[string]int64{}, debit: map[string]int64{}}
 	for k, a := range b.pairs {
 		local, home := k[0], k[1]
 		if local != id && home != id {
@@ -344,8 +347,9 @@ func (b *builder) writeFile(dir, name string, fill func(io.Writer) error) error 
 	return fill(f)
 }
 
-// closeAll flushes, fsyncs and closes every file, writes each folder's
-// MANIFEST (last, fsynced too) and fsyncs the folders.
+// closeAll flushes and closes every file, writes each folder's MANIFEST,
+// and makes the whole folder durable: one syncfs where the file system
+// has it, else an fsync of every file and folder.
 func (b *builder) closeAll() error {
 	for _, d := range b.dt {
 		if err := d.w.Flush(); err != nil {
@@ -362,9 +366,6 @@ func (b *builder) closeAll() error {
 		if err := f.w.Flush(); err != nil {
 			return err
 		}
-		if err := f.f.Sync(); err != nil {
-			return fmt.Errorf("fsync %s: %w", f.f.Name(), err)
-		}
 		if err := f.f.Close(); err != nil {
 			return err
 		}
@@ -378,12 +379,25 @@ func (b *builder) closeAll() error {
 			return err
 		}
 	}
-	for _, dir := range b.dirs() {
-		if err := durable.SyncDir(filepath.Join(b.root, dir)); err != nil {
+	if err := durable.SyncFS(b.root); err == nil {
+		return nil
+	} else if !errors.Is(err, errors.ErrUnsupported) {
+		return err
+	}
+	return filepath.WalkDir(b.root, func(p string, d os.DirEntry, err error) error {
+		if err != nil {
 			return err
 		}
-	}
-	return durable.SyncDir(b.root)
+		if d.IsDir() {
+			return durable.SyncDir(p)
+		}
+		f, err := os.Open(p)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		return f.Sync()
+	})
 }
 
 // abort closes what is open; the caller removes the folder.

@@ -1,13 +1,14 @@
 package report
 
 import (
+	"bufio"
 	"fmt"
 	"io"
+	"os"
 	"strconv"
 	"strings"
 
 	"roamsettle/pkg/config"
-	"roamsettle/pkg/durable"
 )
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
@@ -82,22 +83,27 @@ func table(w io.Writer, head []string, right []bool, rows [][]string) {
 			width[i] = max(width[i], len(c))
 		}
 	}
+	var b []byte
 	line := func(r []string) {
-		var b strings.Builder
+		b = b[:0]
 		for i, c := range r {
 			if i > 0 {
-				b.WriteString("  ")
+				b = append(b, ' ', ' ')
 			}
-			pad := strings.Repeat(" ", width[i]-len(c))
+			pad := width[i] - len(c)
 			if right[i] {
-				b.WriteString(pad + c)
-			} else if i < len(r)-1 {
-				b.WriteString(c + pad)
+				b = appendSpaces(b, pad)
+				b = append(b, c...)
 			} else {
-				b.WriteString(c)
+				b = append(b, c...)
+				b = appendSpaces(b, pad)
 			}
 		}
-		io.WriteString(w, strings.TrimRight(b.String(), " ")+"\n")
+		for len(b) > 0 && b[len(b)-1] == ' ' {
+			b = b[:len(b)-1]
+		}
+		b = append(b, '\n')
+		w.Write(b)
 	}
 	line(head)
 	rule := make([]string, len(head))
@@ -108,6 +114,13 @@ func table(w io.Writer, head []string, right []bool, rows [][]string) {
 	for _, r := range rows {
 		line(r)
 	}
+}
+
+func appendSpaces(b []byte, n int) []byte {
+	for ; n > 0; n-- {
+		b = append(b, ' ')
+	}
+	return b
 }
 
 // writeText writes report.txt: the four reports laid out for people, as
@@ -178,7 +191,7 @@ func (b *builder) writeManifest(dir string) error {
 	} else {
 		t = b.view(dir, nil).totals
 	}
-	return durable.WriteWith(b.path(dir, "MANIFEST"), 0o644, func(w io.Writer) error {
+	return writeQuick(b.path(dir, "MANIFEST"), 0o644, func(w io.Writer) error {
 		fmt.Fprintf(w, "%s\nfolder %s\nperiod %s\nrevision %d\ncurrency %s\n", ManifestHeader, dir, b.h.Period, b.h.Revision, b.h.Currency)
 		fmt.Fprintf(w, "sessions %d\nseconds %d\nbilled_seconds %d\nprovider %s\nconsumer %s\nfees %s\n",
 			t.sessions, t.seconds, t.billed, cents(t.provider), cents(t.consumer), cents(t.fees))
@@ -194,3 +207,21 @@ func (b *builder) writeManifest(dir string) error {
 }
 
 func (b *builder) path(dir, name string) string { return b.root + "/" + dir + "/" + name }
+
+// writeQuick writes a file of a folder being built (closeAll makes it
+// durable with the rest).
+func writeQuick(path string, perm os.FileMode, fill func(io.Writer) error) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, perm)
+	if err != nil {
+		return err
+	}
+	w := bufio.NewWriter(f)
+	err = fill(w)
+	if err == nil {
+		err = w.Flush()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}

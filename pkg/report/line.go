@@ -7,7 +7,6 @@ package report
 
 import (
 	"fmt"
-	"time"
 
 	"roamsettle/pkg/config"
 	"roamsettle/pkg/money"
@@ -45,11 +44,13 @@ func minutes(seconds int64) string {
 	return fmt.Sprintf("%d.%02d", hundredths/100, hundredths%100)
 }
 
-// dtTime is a stored time as the DT file writes it: MM/DD/YY and HH:MM:SS.
+// dtTime is a stored time as the DT file writes it: MM/DD/YY and
+// HH:MM:SS. Stored times are fixed width (store.TimeLayout,
+// LocalLayout), their wall clock already in their zone: the text is cut,
+// not parsed.
 func dtTime(stored string, layout string) (string, string, error) {
-	t, err := time.Parse(layout, stored)
-	if err != nil {
-		return "", "", fmt.Errorf("time %q: %w", stored, err)
+	if len(stored) != len(layout) || stored[4] != '-' || stored[7] != '-' || stored[10] != 'T' || stored[13] != ':' || stored[16] != ':' {
+		return "", "", fmt.Errorf("time %q is not stored as %s", stored, layout)
 	}
-	return t.Format("01/02/06"), t.Format("15:04:05"), nil
+	return stored[5:7] + "/" + stored[8:10] + "/" + stored[2:4], stored[11:19], nil
 }
