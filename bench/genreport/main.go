@@ -2,7 +2,8 @@
 // (bench/report.sh): partners.csv with 50 ISPs in several time zones, a
 // tariffs.csv of 200 rows (every level of precedence, weekend and night
 // bands), and a database whose history holds the sessions of July 2026,
-// written as roamclean writes them.
+// written as roamclean writes them (a day at a time, each local ISP's
+// sessions together).
 //
 //	go run ./bench/genreport -sessions 1000000 -out /tmp/central
 package main
@@ -14,6 +15,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"time"
 
@@ -88,13 +90,33 @@ func run(out string, n, isps, users int) error {
 		return err
 	}
 	defer tx.Rollback()
+	// Sessions are written in the order roamclean meets them: each ISP's
+	// daily batch in turn, so a day's sessions lie together, grouped by
+	// local ISP, not sorted by time.
 	july := time.Date(2026, 7, 1, 0, 0, 0, 0, time.UTC)
-	for i := 0; i < n; i++ {
-		local := rng.IntN(isps)
-		home := (local + 1 + rng.IntN(isps-1)) % isps
-		dur := int64(rng.IntN(7200) + 1)
-		start := july.Add(time.Duration(rng.Int64N(int64(31*24*3600)-dur)) * time.Second)
-		user := fmt.Sprintf("user%d", rng.IntN(users))
+	type gen struct {
+		local, home int
+		start       time.Time
+		dur         int64
+		user        int
+	}
+	all := make([]gen, n)
+	for i := range all {
+		g := gen{local: rng.IntN(isps), dur: int64(rng.IntN(7200) + 1), user: rng.IntN(users)}
+		g.home = (g.local + 1 + rng.IntN(isps-1)) % isps
+		g.start = july.Add(time.Duration(rng.Int64N(int64(31*24*3600)-g.dur)) * time.Second)
+		all[i] = g
+	}
+	day := func(g gen) int64 { return g.start.Add(time.Duration(g.dur)*time.Second).Unix() / 86400 }
+	sort.SliceStable(all, func(i, j int) bool {
+		if di, dj := day(all[i]), day(all[j]); di != dj {
+			return di < dj
+		}
+		return all[i].local < all[j].local
+	})
+	for i, g := range all {
+		local, home, dur, start := g.local, g.home, g.dur, g.start
+		user := fmt.Sprintf("user%d", g.user)
 		sid := fmt.Sprintf("%08X", i)
 		s := &store.Session{Key: fmt.Sprintf("ISP%02d|nas1|%s|%s", local, start.Format("20060102T150405Z"), sid), Period: "2026-07",
 			LocalISP: fmt.Sprintf("ISP%02d", local), HomeISP: fmt.Sprintf("ISP%02d", home), UserName: fmt.Sprintf("%s@isp%02d.net", user, home),

@@ -62,6 +62,17 @@ func minuteOfWeek(d time.Weekday, minute int) int { return int(d)*24*60 + minute
 type Tariffs struct {
 	File string
 	List []*Tariff
+	// byPair holds List's rows under their exact (local, home) as written,
+	// "*" included, so Select looks at four short lists, not every row.
+	byPair map[[2]string][]*Tariff
+}
+
+func (ts *Tariffs) index() {
+	ts.byPair = make(map[[2]string][]*Tariff)
+	for _, t := range ts.List {
+		k := [2]string{t.Local, t.Home}
+		ts.byPair[k] = append(ts.byPair[k], t)
+	}
 }
 
 // Select returns the tariff for a session between local and home that
@@ -70,15 +81,24 @@ type Tariffs struct {
 func (ts *Tariffs) Select(local, home string, stopUTC, startLocal time.Time) (*Tariff, bool) {
 	stopDate := time.Date(stopUTC.Year(), stopUTC.Month(), stopUTC.Day(), 0, 0, 0, 0, time.UTC)
 	var best *Tariff
-	for _, t := range ts.List {
-		if t.ValidFrom.After(stopDate) ||
-			(t.Local != "*" && t.Local != local) || (t.Home != "*" && t.Home != home) ||
-			!t.Covers(startLocal) {
-			continue
+	consider := func(rows []*Tariff) {
+		for _, t := range rows {
+			if t.ValidFrom.After(stopDate) ||
+				(t.Local != "*" && t.Local != local) || (t.Home != "*" && t.Home != home) ||
+				!t.Covers(startLocal) {
+				continue
+			}
+			if best == nil || better(t, best) {
+				best = t
+			}
 		}
-		if best == nil || better(t, best) {
-			best = t
-		}
+	}
+	if ts.byPair == nil { // built by hand, not by ParseTariffs
+		consider(ts.List)
+		return best, best != nil
+	}
+	for _, k := range [4][2]string{{local, home}, {local, "*"}, {"*", home}, {"*", "*"}} {
+		consider(ts.byPair[k])
 	}
 	return best, best != nil
 }
@@ -161,6 +181,7 @@ func ParseTariffs(r io.Reader, name string, partners *Partners) (*Tariffs, error
 	if len(errs) == 0 {
 		checkTies(ts, &errs)
 	}
+	ts.index()
 	return ts, errs.err()
 }
 

@@ -42,6 +42,15 @@ func (a *agg) add(l *Line) {
 	a.fees += l.Fee
 }
 
+func (a *agg) plus(b *agg) {
+	a.sessions += b.sessions
+	a.seconds += b.seconds
+	a.billed += b.billed
+	a.provider += b.provider
+	a.consumer += b.consumer
+	a.fees += b.fees
+}
+
 type detailKey struct{ user, home, local string }
 
 // file is one report file being written, hashed as it goes.
@@ -76,7 +85,8 @@ type builder struct {
 	files    map[string]*file // by path relative to root
 	built    map[string][]built
 	dt       map[string]*dtWriter
-	detail   map[detailKey]*agg
+	detail   *detailSums
+	ids      map[string]string  // partner ids, so sums share one copy
 	pairs    map[[2]string]*agg // (local, home)
 	except   *file
 	exceptN  int64
@@ -87,7 +97,10 @@ type builder struct {
 
 func newBuilder(root string, p *config.Partners, h Header) (*builder, error) {
 	b := &builder{root: root, p: p, h: h, files: map[string]*file{}, built: map[string][]built{}, dt: map[string]*dtWriter{},
-		detail: map[detailKey]*agg{}, pairs: map[[2]string]*agg{}}
+		detail: newDetailSums(filepath.Dir(root), detailLimit), ids: map[string]string{}, pairs: map[[2]string]*agg{}}
+	for _, x := range p.List {
+		b.ids[x.ID] = x.ID
+	}
 	for _, dir := range b.dirs() {
 		if err := os.MkdirAll(filepath.Join(root, dir), 0o755); err != nil {
 			return nil, err
@@ -152,13 +165,9 @@ func (b *builder) add(l *Line) error {
 			return err
 		}
 	}
-	k := detailKey{l.UserName, l.Home, l.Local}
-	a := b.detail[k]
-	if a == nil {
-		a = &agg{}
-		b.detail[k] = a
+	if err := b.detail.add(detailKey{l.UserName, b.ids[l.Home], b.ids[l.Local]}, l); err != nil {
+		return err
 	}
-	a.add(l)
 	pk := [2]string{l.Local, l.Home}
 	if b.pairs[pk] == nil {
 		b.pairs[pk] = &agg{}
@@ -170,20 +179,24 @@ func (b *builder) add(l *Line) error {
 
 // writeCSV writes one CSV record: fields quoted only when they need it.
 func writeCSV(w io.Writer, rec []string) error {
-	var b strings.Builder
+	_, err := w.Write(appendCSV(nil, rec))
+	return err
+}
+
+func appendCSV(b []byte, rec []string) []byte {
 	for i, f := range rec {
 		if i > 0 {
-			b.WriteByte(',')
+			b = append(b, ',')
 		}
 		if strings.ContainsAny(f, ",\"\r\n") {
-			b.WriteString(`"` + strings.ReplaceAll(f, `"`, `""`) + `"`)
+			b = append(b, '"')
+			b = append(b, strings.ReplaceAll(f, `"`, `""`)...)
+			b = append(b, '"')
 		} else {
-			b.WriteString(f)
+			b = append(b, f...)
 		}
 	}
-	b.WriteByte('\n')
-	_, err := io.WriteString(w, b.String())
-	return err
+	return append(b, '\n')
 }
 
 // nets are each ISP's credit and debit over the period.
@@ -211,28 +224,12 @@ func (b *builder) finish() error {
 	if sum+fees != 0 {
 		return fmt.Errorf("the ISPs' nets (%s) and the fees (%s) do not sum to zero: nothing written (a bug: please report it)", cents(sum), cents(fees))
 	}
-	keys := make([]detailKey, 0, len(b.detail))
-	for k := range b.detail {
-		keys = append(keys, k)
-	}
-	sort.Slice(keys, func(i, j int) bool {
-		a, c := keys[i], keys[j]
-		if a.user != c.user {
-			return a.user < c.user
-		}
-		if a.home != c.home {
-			return a.home < c.home
-		}
-		return a.local < c.local
-	})
-	// Each ISP's detail rows, in one pass over the sorted keys.
-	byISP := map[string][]detailKey{}
-	for _, k := range keys {
-		byISP[k.home] = append(byISP[k.home], k)
-		byISP[k.local] = append(byISP[k.local], k)
+	details, err := b.writeDetails()
+	if err != nil {
+		return err
 	}
 	for _, x := range sortedPartners(b.p) {
-		if err := b.writeISP(x, byISP[x.ID], nets); err != nil {
+		if err := b.writeISP(x, details[x.ID]); err != nil {
 			return err
 		}
 	}
@@ -242,9 +239,67 @@ func (b *builder) finish() error {
 	return b.closeAll()
 }
 
+// ispDetail is one ISP's detail.csv, written as the sorted sums stream
+// by, and what report.txt needs to lay the same rows out.
+type ispDetail struct {
+	f      *file
+	layout *layout
+	totals agg
+}
+
+var (
+	detailHead      = []string{"user", "home_isp", "local_isp", "local_country", "sessions", "seconds", "billed_seconds", "billed_minutes", "provider", "consumer"}
+	textDetailHead  = []string{"User", "Home", "Local", "Local country", "Sessions", "Seconds", "Billed min", "Provider", "Consumer"}
+	textDetailRight = []bool{false, false, false, false, true, true, true, true, true}
+)
+
+// textDetail picks report.txt's detail cells from a detail.csv row.
+func textDetail(dst *[9]string, rec []string) []string {
+	*dst = [9]string{rec[0], rec[1], rec[2], rec[3], rec[4], rec[5], rec[7], rec[8], rec[9]}
+	return dst[:]
+}
+
+// writeDetails writes every ISP's detail.csv in one pass over the sorted
+// sums: a row goes to its home and its local ISP.
+func (b *builder) writeDetails() (map[string]*ispDetail, error) {
+	out := map[string]*ispDetail{}
+	for _, x := range sortedPartners(b.p) {
+		f, err := b.create(x.ID, "detail.csv")
+		if err != nil {
+			return nil, err
+		}
+		if err := writeCSV(f, detailHead); err != nil {
+			return nil, err
+		}
+		out[x.ID] = &ispDetail{f: f, layout: newLayout(textDetailHead, textDetailRight)}
+	}
+	var buf []byte
+	var cells [9]string
+	err := b.detail.each(func(k detailKey, a *agg) error {
+		rec := []string{printable(k.user), k.home, k.local, printable(country(b.p, k.local)), itoa(a.sessions), itoa(a.seconds),
+			itoa(a.billed), minutes(a.billed), cents(a.provider), cents(a.consumer)}
+		buf = appendCSV(buf[:0], rec)
+		for i, id := range [2]string{k.home, k.local} {
+			if i == 1 && k.local == k.home {
+				break
+			}
+			d := out[id]
+			if d == nil {
+				return fmt.Errorf("user %s: %s is not in partners.csv", k.user, id)
+			}
+			if _, err := d.f.Write(buf); err != nil {
+				return err
+			}
+			d.totals.plus(a)
+			d.layout.fit(textDetail(&cells, rec))
+		}
+		return nil
+	})
+	return out, err
+}
+
 // isp is one ISP's view of the period.
 type ispView struct {
-	detail []detailKey
 	pairs  [][2]string // (local, home), partner id order
 	totals agg         // sessions the ISP took part in
 	credit map[string]int64
@@ -252,8 +307,8 @@ type ispView struct {
 }
 
 // view is one ISP's part of the period; keys are its detail rows.
-func (b *builder) view(id string, keys []detailKey) *ispView {
-	v := &ispView{detail: keys, credit: map[string]int64{}, debit: map[string]int64{}}
+func (b *builder) view(id string) *ispView {
+	v := &ispView{credit: map[string]int64{}, debit: map[string]int64{}}
 	for k, a := range b.pairs {
 		local, home := k[0], k[1]
 		if local != id && home != id {
@@ -299,12 +354,9 @@ func (v *ispView) counterparts() []string {
 	return out
 }
 
-func (b *builder) writeISP(x *config.Partner, keys []detailKey, nets map[string]*net) error {
-	v := b.view(x.ID, keys)
+func (b *builder) writeISP(x *config.Partner, d *ispDetail) error {
+	v := b.view(x.ID)
 	id := x.ID
-	if err := b.writeFile(id, "detail.csv", func(w io.Writer) error { return writeDetail(w, b, v) }); err != nil {
-		return err
-	}
 	if err := b.writeFile(id, "summary.csv", func(w io.Writer) error { return writeSummary(w, b, v) }); err != nil {
 		return err
 	}
@@ -314,7 +366,7 @@ func (b *builder) writeISP(x *config.Partner, keys []detailKey, nets map[string]
 	if err := b.writeFile(id, "creditdebit.csv", func(w io.Writer) error { return writeCreditDebit(w, v, id) }); err != nil {
 		return err
 	}
-	if err := b.writeFile(id, "report.txt", func(w io.Writer) error { return writeText(w, b, v, x) }); err != nil {
+	if err := b.writeFile(id, "report.txt", func(w io.Writer) error { return writeText(w, b, v, x, d) }); err != nil {
 		return err
 	}
 	return nil
@@ -406,4 +458,5 @@ func (b *builder) abort() {
 		f.f.Close()
 	}
 	b.files = map[string]*file{}
+	b.detail.remove()
 }

@@ -20,13 +20,28 @@ const (
 // content hashes a period's lines, in DT order: two revisions with the
 // same content hash reported the very same sessions at the very same
 // prices.
-type content struct{ h hash.Hash }
+type content struct {
+	h   hash.Hash
+	buf []byte
+}
 
-func newContent() *content { return &content{sha256.New()} }
+func newContent() *content { return &content{h: sha256.New()} }
 
 func (c *content) add(l *Line) {
-	fmt.Fprintf(c.h, "%s\x1f%s\x1f%s\x1f%s\x1f%s\x1f%s\x1f%s\x1f%s\x1f%d\x1f%d\x1f%d\x1f%d\x1f%d\x1f%d\n", l.SessionKey, l.Digest,
-		l.Local, l.Home, l.UserName, l.SessionID, l.StopUTC, l.StopLocal, l.Duration, l.TariffLine, l.Billed, l.Provider, l.Consumer, l.Fee)
+	b := c.buf[:0]
+	for _, f := range [...]string{l.SessionKey, l.Digest, l.Local, l.Home, l.UserName, l.SessionID, l.StopUTC, l.StopLocal} {
+		b = append(b, f...)
+		b = append(b, 0x1f)
+	}
+	for i, n := range [...]int64{l.Duration, l.TariffLine, l.Billed, l.Provider, l.Consumer, l.Fee} {
+		if i > 0 {
+			b = append(b, 0x1f)
+		}
+		b = strconv.AppendInt(b, n, 10)
+	}
+	b = append(b, '\n')
+	c.h.Write(b)
+	c.buf = b
 }
 
 func (c *content) sum() string { return hex.EncodeToString(c.h.Sum(nil)) }

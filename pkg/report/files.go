@@ -2,6 +2,7 @@ package report
 
 import (
 	"bufio"
+	"encoding/csv"
 	"fmt"
 	"io"
 	"os"
@@ -12,20 +13,6 @@ import (
 )
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
-
-// writeDetail writes detail.csv: per user, home ISP, local ISP (and its
-// country), the sessions the ISP took part in.
-func writeDetail(w io.Writer, b *builder, v *ispView) error {
-	io.WriteString(w, "user,home_isp,local_isp,local_country,sessions,seconds,billed_seconds,billed_minutes,provider,consumer\n")
-	for _, k := range v.detail {
-		a := b.detail[k]
-		if err := writeCSV(w, []string{k.user, k.home, k.local, country(b.p, k.local), itoa(a.sessions), itoa(a.seconds),
-			itoa(a.billed), minutes(a.billed), cents(a.provider), cents(a.consumer)}); err != nil {
-			return err
-		}
-	}
-	return nil
-}
 
 // writeSummary writes summary.csv: per pair of ISPs the ISP is one of.
 func writeSummary(w io.Writer, b *builder, v *ispView) error {
@@ -75,44 +62,69 @@ func writeCreditDebit(w io.Writer, v *ispView, id string) error {
 	return writeCSV(w, []string{id, "TOTAL", cents(credit), cents(debit), cents(credit - debit)})
 }
 
-// table writes rows as aligned columns: text left, numbers right.
-func table(w io.Writer, head []string, right []bool, rows [][]string) {
-	width := make([]int, len(head))
-	for _, r := range append([][]string{head}, rows...) {
-		for i, c := range r {
-			width[i] = max(width[i], len(c))
-		}
+// layout lays out a table: text left, numbers right, each column as wide
+// as its widest cell (fit every row, then write).
+type layout struct {
+	head  []string
+	right []bool
+	width []int
+	b     []byte
+}
+
+func newLayout(head []string, right []bool) *layout {
+	t := &layout{head: head, right: right, width: make([]int, len(head))}
+	t.fit(head)
+	return t
+}
+
+func (t *layout) fit(r []string) {
+	for i, c := range r {
+		t.width[i] = max(t.width[i], len(c))
 	}
-	var b []byte
-	line := func(r []string) {
-		b = b[:0]
-		for i, c := range r {
-			if i > 0 {
-				b = append(b, ' ', ' ')
-			}
-			pad := width[i] - len(c)
-			if right[i] {
-				b = appendSpaces(b, pad)
-				b = append(b, c...)
-			} else {
-				b = append(b, c...)
-				b = appendSpaces(b, pad)
-			}
-		}
-		for len(b) > 0 && b[len(b)-1] == ' ' {
-			b = b[:len(b)-1]
-		}
-		b = append(b, '\n')
-		w.Write(b)
-	}
-	line(head)
-	rule := make([]string, len(head))
+}
+
+// start writes the head and the rule under it.
+func (t *layout) start(w io.Writer) {
+	t.row(w, t.head)
+	rule := make([]string, len(t.head))
 	for i := range rule {
-		rule[i] = strings.Repeat("-", width[i])
+		rule[i] = strings.Repeat("-", t.width[i])
 	}
-	line(rule)
+	t.row(w, rule)
+}
+
+func (t *layout) row(w io.Writer, r []string) {
+	b := t.b[:0]
+	for i, c := range r {
+		if i > 0 {
+			b = append(b, ' ', ' ')
+		}
+		pad := t.width[i] - len(c)
+		if t.right[i] {
+			b = appendSpaces(b, pad)
+			b = append(b, c...)
+		} else {
+			b = append(b, c...)
+			b = appendSpaces(b, pad)
+		}
+	}
+	for len(b) > 0 && b[len(b)-1] == ' ' {
+		b = b[:len(b)-1]
+	}
+	b = append(b, '\n')
+	w.Write(b)
+	t.b = b
+}
+
+// table writes rows as an aligned table.
+func table(w io.Writer, head []string, right []bool, rows [][]string) {
+	t := newLayout(head, right)
 	for _, r := range rows {
-		line(r)
+		t.fit(r)
+	}
+	t.start(w)
+	for _, r := range rows {
+		t.row(w, r)
 	}
 }
 
@@ -125,26 +137,19 @@ func appendSpaces(b []byte, n int) []byte {
 
 // writeText writes report.txt: the four reports laid out for people, as
 // the patent's figures 8 to 11.
-func writeText(w io.Writer, b *builder, v *ispView, x *config.Partner) error {
+func writeText(w io.Writer, b *builder, v *ispView, x *config.Partner, d *ispDetail) error {
 	h := b.h
 	fmt.Fprintf(w, "%s: settlement reports for %s (%s, %s)\n", h.Operator, x.ID, x.Name, x.Country)
 	fmt.Fprintf(w, "Period %s (calendar month, by stop time UTC)   Currency %s   Revision %d\n\n", h.Period, h.Currency, h.Revision)
 
 	io.WriteString(w, "DETAIL REPORT: usage per user\n\n")
+	if err := writeTextDetail(w, d); err != nil {
+		return err
+	}
+
 	var rows [][]string
 	var t agg
-	for _, k := range v.detail {
-		a := b.detail[k]
-		t.sessions, t.seconds, t.billed, t.provider, t.consumer = t.sessions+a.sessions, t.seconds+a.seconds, t.billed+a.billed, t.provider+a.provider, t.consumer+a.consumer
-		rows = append(rows, []string{k.user, k.home, k.local, country(b.p, k.local), itoa(a.sessions), itoa(a.seconds), minutes(a.billed), cents(a.provider), cents(a.consumer)})
-	}
-	rows = append(rows, []string{"Total", "", "", "", itoa(t.sessions), itoa(t.seconds), minutes(t.billed), cents(t.provider), cents(t.consumer)})
-	table(w, []string{"User", "Home", "Local", "Local country", "Sessions", "Seconds", "Billed min", "Provider", "Consumer"},
-		[]bool{false, false, false, false, true, true, true, true, true}, rows)
-
 	io.WriteString(w, "\nSUMMARY REPORT: usage per pair of ISPs\n\n")
-	rows = nil
-	t = agg{}
 	for _, k := range v.pairs {
 		a := b.pairs[k]
 		t.sessions, t.seconds, t.billed = t.sessions+a.sessions, t.seconds+a.seconds, t.billed+a.billed
@@ -179,6 +184,42 @@ func writeText(w io.Writer, b *builder, v *ispView, x *config.Partner) error {
 	return err
 }
 
+// writeTextDetail lays out the ISP's detail.csv, read back (so the two
+// cannot differ), as report.txt's detail table with a total row.
+func writeTextDetail(w io.Writer, d *ispDetail) error {
+	t := d.totals
+	total := []string{"Total", "", "", "", itoa(t.sessions), itoa(t.seconds), minutes(t.billed), cents(t.provider), cents(t.consumer)}
+	d.layout.fit(total)
+	if err := d.f.w.Flush(); err != nil {
+		return err
+	}
+	f, err := os.Open(d.f.f.Name())
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	r := csv.NewReader(bufio.NewReaderSize(f, 64<<10))
+	r.FieldsPerRecord = len(detailHead)
+	r.ReuseRecord = true
+	if _, err := r.Read(); err != nil { // the header
+		return fmt.Errorf("%s: %w", f.Name(), err)
+	}
+	d.layout.start(w)
+	var cells [9]string
+	for {
+		rec, err := r.Read()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return fmt.Errorf("%s: %w", f.Name(), err)
+		}
+		d.layout.row(w, textDetail(&cells, rec))
+	}
+	d.layout.row(w, total)
+	return nil
+}
+
 // ManifestHeader is the first line of a report MANIFEST.
 const ManifestHeader = "#roamreport 1"
 
@@ -189,7 +230,7 @@ func (b *builder) writeManifest(dir string) error {
 	if dir == OperatorDir {
 		t = b.total
 	} else {
-		t = b.view(dir, nil).totals
+		t = b.view(dir).totals
 	}
 	return writeQuick(b.path(dir, "MANIFEST"), 0o644, func(w io.Writer) error {
 		fmt.Fprintf(w, "%s\nfolder %s\nperiod %s\nrevision %d\ncurrency %s\n", ManifestHeader, dir, b.h.Period, b.h.Revision, b.h.Currency)

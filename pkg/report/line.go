@@ -34,6 +34,24 @@ func country(p *config.Partners, id string) string {
 	return ""
 }
 
+// printable is s with each control byte written as '?', as the DT file
+// writes it: a report row stays one line. The stored charge keeps the
+// bytes.
+func printable(s string) string {
+	for i := 0; i < len(s); i++ {
+		if s[i] < 0x20 || s[i] == 0x7f {
+			b := []byte(s)
+			for j := i; j < len(b); j++ {
+				if b[j] < 0x20 || b[j] == 0x7f {
+					b[j] = '?'
+				}
+			}
+			return string(b)
+		}
+	}
+	return s
+}
+
 // cents formats an amount with exactly two decimals.
 func cents(n int64) string { return money.Cents(n).String() }
 

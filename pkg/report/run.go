@@ -189,7 +189,6 @@ func (r *reporter) write(revision int64, old *store.Report) error {
 		if err := r.tx.AddCharge(next, reportID, l); err != nil {
 			return err
 		}
-		hash.add(l)
 		next++
 		rep.LastCharge = next - 1
 		rep.Sessions++
@@ -206,7 +205,7 @@ func (r *reporter) write(revision int64, old *store.Report) error {
 	}
 	tmp, err := r.tempBeside(revision)
 	if err == nil {
-		tmp, err = r.build(tmp, revision, lines, old, put)
+		tmp, err = r.build(tmp, revision, lines, old, put, hash)
 	}
 	if err != nil {
 		lines.Close()
@@ -267,7 +266,7 @@ func (r *reporter) rewrite(rep store.Report) error {
 	}
 	tmp, err := r.tempBeside(rep.Revision)
 	if err == nil {
-		tmp, err = r.build(tmp, rep.Revision, chargeStream{lines}, old, nil)
+		tmp, err = r.build(tmp, rep.Revision, chargeStream{lines}, old, nil, nil)
 	}
 	if err != nil {
 		lines.Close()
@@ -350,9 +349,14 @@ func (r *reporter) tempBeside(revision int64) (string, error) {
 }
 
 // build writes a revision's folder from its lines into tmp and returns
-// it. Each line is also given to put (nil: none). With old, the
-// revision's CHANGES are written too, from the diff tables (compare).
-func (r *reporter) build(tmp string, revision int64, lines stream, old *store.Report, put func(*Line) error) (string, error) {
+// it. Each line is also given to put (nil: none) and added to hash (nil:
+// none). With old, the revision's CHANGES are written too, from the diff
+// tables (compare).
+//
+// The lines are read, rated and stored (put) on this goroutine and the
+// files written and hashed on another, a batch of lines at a time: the
+// two halves take about as long, and the order of both is the lines'.
+func (r *reporter) build(tmp string, revision int64, lines stream, old *store.Report, put func(*Line) error, hash *content) (string, error) {
 	b, err := newBuilder(tmp, r.s.Partners, Header{Operator: r.s.Operator, Currency: r.s.Currency, Period: r.opts.Period, Revision: revision})
 	if err != nil {
 		return "", err
@@ -368,27 +372,99 @@ func (r *reporter) build(tmp string, revision int64, lines stream, old *store.Re
 			return fail(err)
 		}
 	}
+	w := startWriting(b, hash)
+	batch := w.batch()
 	for n := 0; lines.Next(); n++ {
 		if n%4096 == 0 && r.ctx.Err() != nil {
+			w.stop()
 			return fail(r.ctx.Err())
 		}
 		l := lines.Row()
 		if put != nil {
 			if err := put(l); err != nil {
+				w.stop()
 				return fail(err)
 			}
 		}
-		if err := b.add(l); err != nil {
-			return fail(err)
+		if batch = append(batch, *l); len(batch) == cap(batch) {
+			if !w.send(batch) {
+				return fail(w.stop())
+			}
+			batch = w.batch()
 		}
 	}
 	if err := lines.Err(); err != nil {
+		w.stop()
+		return fail(err)
+	}
+	w.send(batch)
+	if err := w.stop(); err != nil {
 		return fail(err)
 	}
 	if err := b.finish(); err != nil {
 		return fail(err)
 	}
 	return tmp, nil
+}
+
+// writing is the goroutine that gives lines to a builder.
+type writing struct {
+	batches chan []Line
+	free    chan []Line
+	failed  chan struct{} // closed when add failed
+	done    chan struct{}
+	err     error // add's first error; read after done
+}
+
+const batchLines = 1024
+
+func startWriting(b *builder, hash *content) *writing {
+	w := &writing{batches: make(chan []Line, 4), free: make(chan []Line, 6), failed: make(chan struct{}), done: make(chan struct{})}
+	go func() {
+		defer close(w.done)
+		for batch := range w.batches {
+			for i := 0; i < len(batch) && w.err == nil; i++ {
+				if hash != nil {
+					hash.add(&batch[i])
+				}
+				if err := b.add(&batch[i]); err != nil {
+					w.err = err
+					close(w.failed)
+				}
+			}
+			select {
+			case w.free <- batch[:0]:
+			default:
+			}
+		}
+	}()
+	return w
+}
+
+func (w *writing) batch() []Line {
+	select {
+	case b := <-w.free:
+		return b
+	default:
+		return make([]Line, 0, batchLines)
+	}
+}
+
+// send hands a batch over; false when the writing failed.
+func (w *writing) send(batch []Line) bool {
+	select {
+	case w.batches <- batch:
+		return true
+	case <-w.failed:
+		return false
+	}
+}
+
+// stop waits until every batch sent is written and returns add's error.
+func (w *writing) stop() error {
+	close(w.batches)
+	<-w.done
+	return w.err
 }
 
 // tmpSuffix ends the name of a folder being written.
