@@ -23,27 +23,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-SIZES=${SIZES:-"100000 1000000"}
-RUNS=${RUNS:-3}
-WORK=${WORK:-$(mktemp -d /tmp/roambench.XXXXXX)}
-KEEP=${KEEP:-}
-
-need=()
-[ -x /usr/bin/time ] || need+=(time)
-command -v sqlite3 >/dev/null 2>&1 || need+=(sqlite3)
-if [ ${#need[@]} -gt 0 ]; then
-	echo "report.sh: installing ${need[*]}" >&2
-	SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
-	$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}" >/dev/null
-fi
-
-mkdir -p "$WORK/bin"
-[ -n "$KEEP" ] || trap 'rm -rf "$WORK"' EXIT
+. bench/lib.sh
+bench_setup report.sh
 go build -o "$WORK/bin/" ./cmd/roamreport ./bench/genreport
 
-median() { sort -n | awk '{a[NR]=$1} END {if (NR%2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2}'; }
-tv() { awk -F': ' -v k="$1" 'index($0, k) {print $2}' "$2" | tail -1; }
-secs() { awk -F: '{ if (NF==3) print $1*3600+$2*60+$3; else print $1*60+$2 }'; }
 
 cat >"$WORK/ref.sql" <<'SQL'
 PRAGMA cache_size = -16384;
