@@ -179,10 +179,16 @@ func (r *reporter) write(revision int64, old *store.Report) error {
 	}
 	rep := &store.Report{ID: reportID, Period: period, Revision: revision, Folder: folderOf(period, revision),
 		CreatedAt: store.FormatTime(r.opts.Now()), TariffsSHA256: sum, FirstCharge: first, LastCharge: first - 1}
+	total, err := r.tx.CountSessions(period)
+	if err != nil {
+		return err
+	}
 	lines, err := r.rated()
 	if err != nil {
 		return err
 	}
+	bar := r.run.Progress("report "+period, "sessions", total)
+	defer bar.Done()
 	next := first
 	hash := newContent()
 	put := func(l *Line) error {
@@ -191,7 +197,9 @@ func (r *reporter) write(revision int64, old *store.Report) error {
 		}
 		next++
 		rep.LastCharge = next - 1
-		rep.Sessions++
+		if rep.Sessions++; rep.Sessions%1024 == 0 {
+			bar.Add(1024)
+		}
 		if !rated(l) {
 			rep.Exceptions++
 			return nil
@@ -212,6 +220,7 @@ func (r *reporter) write(revision int64, old *store.Report) error {
 		return err
 	}
 	defer os.RemoveAll(tmp)
+	bar.Add(rep.Sessions - (rep.Sessions/1024)*1024)
 	r.crash(CrashFilesWritten)
 	rep.ContentSHA256 = hash.sum()
 	if err := r.tx.AddReport(rep); err != nil {

@@ -139,6 +139,22 @@ type SessionCursor struct {
 	err error
 }
 
+// CountSessions is the number of sessions a period holds (for progress).
+func (t *ReportTx) CountSessions(period string) (int64, error) {
+	s, err := t.stmt("SELECT count(*) FROM sessions WHERE period = ?")
+	if err != nil {
+		return 0, err
+	}
+	if err := bindTexts(s, 1, period); err != nil {
+		return 0, err
+	}
+	defer s.done()
+	if _, err := s.step(); err != nil {
+		return 0, err
+	}
+	return s.colInt64(0), nil
+}
+
 // OpenSessions starts a walk of a period's sessions. Cursors have their
 // own statement: several may walk at once on the transaction.
 func (t *ReportTx) OpenSessions(period string) (*SessionCursor, error) {
