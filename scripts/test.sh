@@ -13,6 +13,9 @@ command -v radclient   >/dev/null 2>&1 || need+=(freeradius-utils)
 command -v ssh-keygen  >/dev/null 2>&1 || need+=(openssh-client)
 command -v sqlite3     >/dev/null 2>&1 || need+=(sqlite3)
 [ -x /usr/sbin/vsftpd ]                || need+=(vsftpd)
+command -v curl        >/dev/null 2>&1 || need+=(curl ca-certificates)
+command -v openssl     >/dev/null 2>&1 || need+=(openssl)
+command -v chromium    >/dev/null 2>&1 || need+=(chromium)
 if [ ${#need[@]} -gt 0 ]; then
 	echo "test.sh: installing ${need[*]}" >&2
 	SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
