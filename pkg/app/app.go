@@ -109,6 +109,9 @@ func SettingFlags(sections ...string) []cli.Flag {
 	var out []cli.Flag
 	for _, sec := range sections {
 		for _, s := range config.Settings(sec) {
+			if s.EnvOnly {
+				continue
+			}
 			out = append(out, &cli.StringFlag{Name: s.Flag(), Usage: fmt.Sprintf("%s (env %s; roam.toml [%s] %s)", s.Usage, s.Env(), s.Section, s.Key), Category: "settings"})
 		}
 	}
@@ -120,7 +123,7 @@ func Overrides(c *cli.Context, sections ...string) []config.Override {
 	var out []config.Override
 	for _, sec := range sections {
 		for _, s := range config.Settings(sec) {
-			if IsSet(c, s.Flag()) {
+			if !s.EnvOnly && IsSet(c, s.Flag()) {
 				out = append(out, config.Override{Section: s.Section, Key: s.Key, Value: String(c, s.Flag()), Source: "flag --" + s.Flag()})
 			} else if v, ok := os.LookupEnv(s.Env()); ok {
 				out = append(out, config.Override{Section: s.Section, Key: s.Key, Value: v, Source: "env " + s.Env()})

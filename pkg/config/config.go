@@ -44,12 +44,12 @@ type Settlement struct {
 	Quarantine       string
 	DB               string
 	Reports          string
-	Publish          string // ftp:// URL or a local folder
+	Publish          string   // ftp:// or ftps:// URL, or a local folder ("" = not set)
+	PublishURL       *url.URL // when Publish is a URL
 	PublishPassword  string
+	PublishCAFile    string // PEM roots for ftps:// ("" = the system's)
 	Partners         *Partners // loaded with NeedParties
 	Tariffs          *Tariffs
-	PublishIsFTP     bool
-	publishRawIsPath bool
 }
 
 // Edge is one local ISP's edge host section.
@@ -88,6 +88,7 @@ const (
 // Setting is one key that can also come from a flag or the environment.
 type Setting struct {
 	Section, Key, Usage string
+	EnvOnly             bool // a secret: never a flag (it would show in ps)
 }
 
 // Flag is the command-line flag name of the setting.
@@ -99,29 +100,31 @@ func (s Setting) Env() string { return "ROAM_" + strings.ToUpper(s.Key) }
 // Settings lists every overridable key of a section.
 func Settings(section string) []Setting {
 	all := []Setting{
-		{"settlement", "operator", "settlement operator's name in reports"},
-		{"settlement", "currency", "settlement currency (ISO 4217)"},
-		{"settlement", "partners", "partners.csv path"},
-		{"settlement", "tariffs", "tariffs.csv path"},
-		{"settlement", "fee_per_session", "operator's handling fee per session"},
-		{"settlement", "fee_per_minute", "operator's handling fee per minute"},
-		{"settlement", "inbound", "folder where batches arrive"},
-		{"settlement", "archive", "folder for loaded batches"},
-		{"settlement", "quarantine", "folder for rejected batches"},
-		{"settlement", "db", "SQLite database path"},
-		{"settlement", "reports", "reports folder"},
-		{"settlement", "publish", "ftp:// URL or folder to publish to"},
-		{"settlement", "publish_password_file", "file holding the FTP password"},
-		{"edge", "isp", "sender id: this edge's local ISP"},
-		{"edge", "spool", "spool folder"},
-		{"edge", "listen", "RADIUS accounting address host:port"},
-		{"edge", "stale_after", "close sessions with no record for this long"},
-		{"edge", "sweep_every", "how often the listener closes stale sessions"},
-		{"edge", "timezone", "IANA time zone of this local ISP"},
-		{"edge", "push", "sftp://user@host[:port]/path or folder to push to"},
-		{"edge", "known_hosts", "known_hosts file for SFTP host keys"},
-		{"edge", "identity", "SSH private key for SFTP"},
-		{"edge", "host_key", "pinned SFTP host key (authorized_keys form)"},
+		{"settlement", "operator", "settlement operator's name in reports", false},
+		{"settlement", "currency", "settlement currency (ISO 4217)", false},
+		{"settlement", "partners", "partners.csv path", false},
+		{"settlement", "tariffs", "tariffs.csv path", false},
+		{"settlement", "fee_per_session", "operator's handling fee per session", false},
+		{"settlement", "fee_per_minute", "operator's handling fee per minute", false},
+		{"settlement", "inbound", "folder where batches arrive", false},
+		{"settlement", "archive", "folder for loaded batches", false},
+		{"settlement", "quarantine", "folder for rejected batches", false},
+		{"settlement", "db", "SQLite database path", false},
+		{"settlement", "reports", "reports folder", false},
+		{"settlement", "publish", "ftp:// or ftps:// URL, or folder, to publish to", false},
+		{"settlement", "publish_password_file", "file holding the FTP password", false},
+		{"settlement", "publish_password", "FTP password (environment only)", true},
+		{"settlement", "publish_ca_file", "PEM file of the CAs an ftps:// server's certificate must chain to (default: the system's)", false},
+		{"edge", "isp", "sender id: this edge's local ISP", false},
+		{"edge", "spool", "spool folder", false},
+		{"edge", "listen", "RADIUS accounting address host:port", false},
+		{"edge", "stale_after", "close sessions with no record for this long", false},
+		{"edge", "sweep_every", "how often the listener closes stale sessions", false},
+		{"edge", "timezone", "IANA time zone of this local ISP", false},
+		{"edge", "push", "sftp://user@host[:port]/path or folder to push to", false},
+		{"edge", "known_hosts", "known_hosts file for SFTP host keys", false},
+		{"edge", "identity", "SSH private key for SFTP", false},
+		{"edge", "host_key", "pinned SFTP host key (authorized_keys form)", false},
 	}
 	var out []Setting
 	for _, s := range all {
@@ -220,8 +223,6 @@ type loader struct {
 // set (Settings offers no flag or variable for them).
 func fileOnlyKind(field string) (unstable.Kind, bool) {
 	switch field {
-	case "settlement.publish_password":
-		return unstable.String, true
 	case "edge.insecure_ignore_host_key":
 		return unstable.Bool, true
 	}
@@ -409,6 +410,38 @@ func readSmallFile(path string, limit int64) ([]byte, error) {
 	return b, err
 }
 
+// publishTarget reads a publish destination: an ftp:// or ftps:// URL, or
+// a folder (resolved against the config file's).
+func (l *loader) publishTarget(section, key string) (string, *url.URL) {
+	v, report := l.get(section, key, "")
+	if !strings.Contains(v, "://") {
+		return l.resolve(v), nil
+	}
+	u, err := ParsePublishURL(v)
+	if err != nil {
+		report("%v", err)
+		return v, nil
+	}
+	return v, u
+}
+
+// ParsePublishURL checks an ftp://user@host[:port]/path or ftps:// URL.
+func ParsePublishURL(v string) (*url.URL, error) {
+	u, err := url.Parse(v)
+	if err != nil || (u.Scheme != "ftp" && u.Scheme != "ftps") || u.Host == "" || u.User == nil || u.User.Username() == "" {
+		return nil, fmt.Errorf("%q: want ftp://user@host[:port]/path, ftps://user@host[:port]/path or a folder", v)
+	}
+	if _, set := u.User.Password(); set {
+		return nil, fmt.Errorf("%q: no password in the URL (give publish_password_file)", v)
+	}
+	if p := u.Port(); p != "" {
+		if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
+			return nil, fmt.Errorf("%q: port %q is not 1-65535", v, p)
+		}
+	}
+	return u, nil
+}
+
 func (l *loader) settlement(s *Settlement, parties bool) {
 	s.Operator, _ = l.get("settlement", "operator", "Roam Clearing")
 	cur, report := l.get("settlement", "currency", "USD")
@@ -434,22 +467,18 @@ func (l *loader) settlement(s *Settlement, parties bool) {
 	s.Reports = l.path("settlement", "reports", "reports")
 	s.PartnersFile = l.path("settlement", "partners", "partners.csv")
 	s.TariffsFile = l.path("settlement", "tariffs", "tariffs.csv")
-	pub, report := l.get("settlement", "publish", "")
-	if strings.Contains(pub, "://") {
-		u, err := url.Parse(pub)
-		if err != nil || u.Scheme != "ftp" || u.Host == "" {
-			report("%q: want ftp://user@host[:port]/path or a folder", pub)
+	s.Publish, s.PublishURL = l.publishTarget("settlement", "publish")
+	s.PublishCAFile = l.path("settlement", "publish_ca_file", "")
+	pw, reportPW := l.get("settlement", "publish_password", "")
+	if l.vals["settlement.publish_password"].src != "" {
+		s.PublishPassword = pw // ROAM_PUBLISH_PASSWORD wins over the file's
+	} else {
+		fromFile := l.secretFile("settlement", "publish_password_file")
+		if pw != "" && fromFile != "" {
+			reportPW("give publish_password or publish_password_file, not both")
 		}
-		s.Publish, s.PublishIsFTP = pub, true
-	} else if pub != "" {
-		s.Publish = l.resolve(pub)
+		s.PublishPassword = pw + fromFile
 	}
-	inline, reportInline := l.get("settlement", "publish_password", "")
-	fromFile := l.secretFile("settlement", "publish_password_file")
-	if inline != "" && fromFile != "" {
-		reportInline("give publish_password or publish_password_file, not both")
-	}
-	s.PublishPassword = inline + fromFile
 	if parties {
 		p, err := LoadPartners(s.PartnersFile)
 		if err != nil {

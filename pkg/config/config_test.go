@@ -88,6 +88,38 @@ func TestLoadGood(t *testing.T) {
 	}
 }
 
+func TestPublishSettings(t *testing.T) {
+	dir := writeFiles(t, map[string]string{
+		"roam.toml": "[settlement]\npublish = \"ftps://settle@ftp.example.net:2121/roaming\"\npublish_password_file = \"secrets/ftp\"\npublish_ca_file = \"ca.pem\"\n",
+		"tariffs.csv": goodTariffs, "secrets/ftp": "from-file\n",
+		"partners.csv": "id,name,country,realms,timezone,publish,publish_password_file\nISPA,A,USA,a.com,UTC,ftps://ispa@ftp.example.net/,secrets/ispa\nISPB,B,AU,b.com,UTC,,\n",
+	})
+	cfg, err := Load(filepath.Join(dir, "roam.toml"), false, nil, NeedCentral|NeedParties)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := cfg.Settlement
+	if s.PublishURL == nil || s.PublishURL.Scheme != "ftps" || s.PublishURL.Port() != "2121" || s.PublishPassword != "from-file" ||
+		s.PublishCAFile != filepath.Join(dir, "ca.pem") {
+		t.Errorf("publish: %v %q %q", s.PublishURL, s.PublishPassword, s.PublishCAFile)
+	}
+	a, _ := s.Partners.ByID("ISPA")
+	b, _ := s.Partners.ByID("ISPB")
+	if a.PublishURL == nil || a.PublishURL.User.Username() != "ispa" || a.PublishPasswordFile != filepath.Join(dir, "secrets/ispa") || b.Publish != "" {
+		t.Errorf("partners: %+v %+v", a, b)
+	}
+	// ROAM_PUBLISH_PASSWORD wins over the file's; it is no flag.
+	cfg, err = Load(filepath.Join(dir, "roam.toml"), false, []Override{{Section: "settlement", Key: "publish_password", Value: "from-env", Source: "env ROAM_PUBLISH_PASSWORD"}}, NeedCentral)
+	if err != nil || cfg.Settlement.PublishPassword != "from-env" {
+		t.Fatalf("env password: %q %v", cfg.Settlement.PublishPassword, err)
+	}
+	for _, st := range Settings("settlement") {
+		if st.Key == "publish_password" && !st.EnvOnly {
+			t.Error("publish_password must be environment only")
+		}
+	}
+}
+
 func TestLoadErrorsNameFileLineField(t *testing.T) {
 	for _, tc := range []struct {
 		name  string
@@ -133,6 +165,13 @@ func TestLoadErrorsNameFileLineField(t *testing.T) {
 			"tariffs.csv": "local,home,valid_from,days,hours,provider_rate,consumer_rate,increment,minimum\n" +
 				"*,*,2026-01-01,*,*,0.03,0.05,60,60\nISPA,*,2026-01-01,*,*,0.03,0.05,60,60\n*,*,2026-01-01,*,*,0.04,0.05,60,60\n"},
 			[]string{"tariff rows on lines 2 and 4 tie"}},
+		{"publish scheme", map[string]string{"roam.toml": "[settlement]\npublish = \"sftp://op@host/x\"\n", "partners.csv": goodPartners, "tariffs.csv": goodTariffs},
+			[]string{"roam.toml:2: settlement.publish: \"sftp://op@host/x\": want ftp://user@host[:port]/path, ftps://"}},
+		{"publish password in URL", map[string]string{"roam.toml": "[settlement]\npublish = \"ftps://op:pw@host/x\"\n", "partners.csv": goodPartners, "tariffs.csv": goodTariffs},
+			[]string{"roam.toml:2: settlement.publish:", "no password in the URL"}},
+		{"partner publish URL", map[string]string{"roam.toml": "[settlement]\n", "tariffs.csv": goodTariffs,
+			"partners.csv": "id,name,country,realms,timezone,publish,publish_password_file\nISPA,A,USA,a.com,UTC,ftps://host/,pw\nISPB,B,AU,b.com,UTC,outbox,pw\n"},
+			[]string{"partners.csv:2: publish: \"ftps://host/\"", "partners.csv:3: publish_password_file: a password file needs"}},
 		{"bad hours", map[string]string{"roam.toml": "[settlement]\n", "partners.csv": goodPartners,
 			"tariffs.csv": "local,home,valid_from,days,hours,provider_rate,consumer_rate,increment,minimum\n*,*,2026-01-01,*,08:00-08:00,0.03,0.05,60,60\n"},
 			[]string{"tariffs.csv:2: hours:"}},

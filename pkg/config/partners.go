@@ -5,6 +5,8 @@ import (
 	"encoding/csv"
 	"errors"
 	"io"
+	"net/url"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"time"
@@ -18,6 +20,12 @@ type Partner struct {
 	Realms   []string // lower case
 	Timezone *time.Location
 	Line     int
+	// Publish is this ISP's own destination (its account and home folder
+	// on the FTP server), when it has one: a URL or a folder. Its files
+	// then go to <path>/<PERIOD>/ there instead of <publish>/<ISP>/<PERIOD>/.
+	Publish             string
+	PublishURL          *url.URL
+	PublishPasswordFile string // read when publishing
 }
 
 // Partners is partners.csv, in file order, with a realm index.
@@ -43,7 +51,11 @@ func (p *Partners) ByRealm(realm string) (*Partner, bool) {
 // it appears in file names and FTP paths.
 var idPattern = regexp.MustCompile(`^[A-Za-z0-9_]{1,32}$`)
 
-var partnerColumns = []string{"id", "name", "country", "realms", "timezone"}
+var (
+	partnerColumns = []string{"id", "name", "country", "realms", "timezone"}
+	// Optional: for ISPs with their own FTP account.
+	partnerOptional = []string{"publish", "publish_password_file"}
+)
 
 // LoadPartners reads and checks partners.csv.
 func LoadPartners(path string) (*Partners, error) {
@@ -51,14 +63,25 @@ func LoadPartners(path string) (*Partners, error) {
 	if err != nil {
 		return nil, Errors{{File: path, Msg: err.Error()}}
 	}
-	return ParsePartners(bytes.NewReader(data), path)
+	p, err := ParsePartners(bytes.NewReader(data), path)
+	if p != nil {
+		for _, x := range p.List {
+			if x.Publish != "" && x.PublishURL == nil && !filepath.IsAbs(x.Publish) {
+				x.Publish = filepath.Join(filepath.Dir(path), x.Publish)
+			}
+			if x.PublishPasswordFile != "" && !filepath.IsAbs(x.PublishPasswordFile) {
+				x.PublishPasswordFile = filepath.Join(filepath.Dir(path), x.PublishPasswordFile)
+			}
+		}
+	}
+	return p, err
 }
 
 // ParsePartners reads partners.csv from r; name is used in messages.
 func ParsePartners(r io.Reader, name string) (*Partners, error) {
 	var errs Errors
 	p := &Partners{byID: map[string]*Partner{}, byRealm: map[string]*Partner{}}
-	rows, err := readCSV(r, name, partnerColumns, &errs)
+	rows, err := readCSV(r, name, partnerColumns, partnerOptional, &errs)
 	if err != nil {
 		return nil, err
 	}
@@ -94,6 +117,17 @@ func ParsePartners(r io.Reader, name string) (*Partners, error) {
 			errs.add(name, ln, "timezone", "%q is not an IANA time zone", tz)
 		}
 		x.Timezone = loc
+		x.Publish, x.PublishPasswordFile = row.get("publish"), row.get("publish_password_file")
+		if strings.Contains(x.Publish, "://") {
+			u, err := ParsePublishURL(x.Publish)
+			if err != nil {
+				errs.add(name, ln, "publish", "%v", err)
+			}
+			x.PublishURL = u
+		}
+		if x.PublishPasswordFile != "" && x.PublishURL == nil {
+			errs.add(name, ln, "publish_password_file", "a password file needs an ftp:// or ftps:// publish URL on the same line")
+		}
 		p.byID[x.ID] = x
 		p.List = append(p.List, x)
 	}
@@ -118,11 +152,19 @@ type csvRow struct {
 	rec  []string
 }
 
-func (r csvRow) get(col string) string { return strings.TrimSpace(r.rec[r.cols[col]]) }
+// get is the row's value of col; "" for an optional column the file lacks.
+func (r csvRow) get(col string) string {
+	i, ok := r.cols[col]
+	if !ok {
+		return ""
+	}
+	return strings.TrimSpace(r.rec[i])
+}
 
-// readCSV reads a CSV with a required header naming exactly columns (any
-// order). Shape errors are fatal; the rows come back with their line numbers.
-func readCSV(r io.Reader, name string, columns []string, errs *Errors) ([]csvRow, error) {
+// readCSV reads a CSV with a required header naming columns, and perhaps
+// the optional ones, in any order. Shape errors are fatal; the rows come
+// back with their line numbers.
+func readCSV(r io.Reader, name string, columns, optional []string, errs *Errors) ([]csvRow, error) {
 	cr := csv.NewReader(r)
 	cr.Comment = '#'
 	header, err := cr.Read()
@@ -144,8 +186,12 @@ func readCSV(r io.Reader, name string, columns []string, errs *Errors) ([]csvRow
 		}
 	}
 	for h := range cols {
-		if !contains(columns, h) {
-			shape.add(name, 1, h, "unknown column (header must be %s)", strings.Join(columns, ","))
+		if !contains(columns, h) && !contains(optional, h) {
+			want := strings.Join(columns, ",")
+			if len(optional) > 0 {
+				want += "; optional: " + strings.Join(optional, ",")
+			}
+			shape.add(name, 1, h, "unknown column (header must be %s)", want)
 		}
 	}
 	if len(shape) > 0 {

@@ -127,7 +127,7 @@ func LoadTariffs(path string, partners *Partners) (*Tariffs, error) {
 // ParseTariffs reads tariffs.csv from r; name is used in messages.
 func ParseTariffs(r io.Reader, name string, partners *Partners) (*Tariffs, error) {
 	var errs Errors
-	rows, err := readCSV(r, name, tariffColumns, &errs)
+	rows, err := readCSV(r, name, tariffColumns, nil, &errs)
 	if err != nil {
 		return nil, err
 	}
