@@ -33,23 +33,23 @@ type Config struct {
 
 // Settlement is the central host's section.
 type Settlement struct {
-	Operator         string
-	Currency         string
-	PartnersFile     string
-	TariffsFile      string
-	FeePerSession    money.Micro
-	FeePerMinute     money.Micro
-	Inbound          string
-	Archive          string
-	Quarantine       string
-	DB               string
-	Reports          string
-	Publish          string   // ftp:// or ftps:// URL, or a local folder ("" = not set)
-	PublishURL       *url.URL // when Publish is a URL
-	PublishPassword  string
-	PublishCAFile    string // PEM roots for ftps:// ("" = the system's)
-	Partners         *Partners // loaded with NeedParties
-	Tariffs          *Tariffs
+	Operator        string
+	Currency        string
+	PartnersFile    string
+	TariffsFile     string
+	FeePerSession   money.Micro
+	FeePerMinute    money.Micro
+	Inbound         string
+	Archive         string
+	Quarantine      string
+	DB              string
+	Reports         string
+	Publish         string   // ftp:// or ftps:// URL, or a local folder ("" = not set)
+	PublishURL      *url.URL // when Publish is a URL
+	PublishPassword string
+	PublishCAFile   string    // PEM roots for ftps:// ("" = the system's)
+	Partners        *Partners // loaded with NeedParties
+	Tariffs         *Tariffs
 }
 
 // Edge is one local ISP's edge host section.

@@ -90,7 +90,7 @@ func TestLoadGood(t *testing.T) {
 
 func TestPublishSettings(t *testing.T) {
 	dir := writeFiles(t, map[string]string{
-		"roam.toml": "[settlement]\npublish = \"ftps://settle@ftp.example.net:2121/roaming\"\npublish_password_file = \"secrets/ftp\"\npublish_ca_file = \"ca.pem\"\n",
+		"roam.toml":   "[settlement]\npublish = \"ftps://settle@ftp.example.net:2121/roaming\"\npublish_password_file = \"secrets/ftp\"\npublish_ca_file = \"ca.pem\"\n",
 		"tariffs.csv": goodTariffs, "secrets/ftp": "from-file\n",
 		"partners.csv": "id,name,country,realms,timezone,publish,publish_password_file\nISPA,A,USA,a.com,UTC,ftps://ispa@ftp.example.net/,secrets/ispa\nISPB,B,AU,b.com,UTC,,\n",
 	})
