@@ -147,34 +147,51 @@ var RejectsHeader = []string{"sender", "batch", "file", "line", "entry_id", "rea
 // by event time): its reason, a message for people and its lineage
 // (batch, spool file, line), so the sender can fix and resend it.
 func Rejects(ctx context.Context, s *config.Settlement, w io.Writer, sender, period string) error {
-	q := `SELECT b.sender, b.sequence, m.name, r.line, r.entry_id, r.reason, r.status_type, coalesce(r.user_name_sent, ''),
-	coalesce(r.session_id, ''), coalesce(r.nas_id, ''), r.stop_time_gmt, r.session_time, coalesce(r.problem, ''), b.created
-	FROM raw r JOIN batches b USING (batch_id) JOIN members m USING (member_id)
-	WHERE r.record_status = 'rejected' AND b.sender = ?`
-	args := []any{sender}
 	if period != "" {
-		p, err := validPeriod(period)
-		if err != nil {
+		if _, err := validPeriod(period); err != nil {
 			return err
 		}
-		q += " AND r.stop_time_gmt >= ? AND r.stop_time_gmt < ?"
-		args = append(args, store.FormatTime(p), store.FormatTime(p.AddDate(0, 1, 0)))
-	}
-	q += " ORDER BY b.sequence, m.position, r.line"
-	cw := csv.NewWriter(w)
-	if err := cw.Write(RejectsHeader); err != nil {
-		return err
 	}
 	db, err := store.OpenExisting(ctx, s.DB)
 	switch {
 	case store.IsNotExist(err):
+		cw := csv.NewWriter(w)
+		cw.Write(RejectsHeader)
 		cw.Flush()
 		return cw.Error()
 	case err != nil:
 		return err
 	}
 	defer db.Close()
-	rows, err := db.SQL().QueryContext(ctx, q, args...)
+	return WriteRejects(ctx, db.SQL(), s.Partners, w, sender, period, 0)
+}
+
+// WriteRejects is Rejects on an open database, of the raw entries up to
+// upTo (0: all): what a report's REJECTS file holds (pkg/report).
+func WriteRejects(ctx context.Context, db *sql.DB, p *config.Partners, w io.Writer, sender, period string, upTo int64) error {
+	q := `SELECT b.sender, b.sequence, m.name, r.line, r.entry_id, r.reason, r.status_type, coalesce(r.user_name_sent, ''),
+	coalesce(r.session_id, ''), coalesce(r.nas_id, ''), r.stop_time_gmt, r.session_time, coalesce(r.problem, ''), b.created
+	FROM raw r JOIN batches b USING (batch_id) JOIN members m USING (member_id)
+	WHERE r.record_status = 'rejected' AND b.sender = ?`
+	args := []any{sender}
+	if period != "" {
+		start, err := validPeriod(period)
+		if err != nil {
+			return err
+		}
+		q += " AND r.stop_time_gmt >= ? AND r.stop_time_gmt < ?"
+		args = append(args, store.FormatTime(start), store.FormatTime(start.AddDate(0, 1, 0)))
+	}
+	if upTo > 0 {
+		q += " AND r.entry_id <= ?"
+		args = append(args, upTo)
+	}
+	q += " ORDER BY b.sequence, m.position, r.line"
+	cw := csv.NewWriter(w)
+	if err := cw.Write(RejectsHeader); err != nil {
+		return err
+	}
+	rows, err := db.QueryContext(ctx, q, args...)
 	if err != nil {
 		return err
 	}
@@ -186,7 +203,7 @@ func Rejects(ctx context.Context, s *config.Settlement, w io.Writer, sender, per
 			return err
 		}
 		rec := []string{x.sender, batch.Name(x.sender, uint64(x.seq)), x.file, strconv.FormatInt(x.line, 10),
-			strconv.FormatInt(x.entry, 10), x.reason, x.message(s.Partners), x.status, x.user, x.sid, x.nas, x.event,
+			strconv.FormatInt(x.entry, 10), x.reason, x.message(p), x.status, x.user, x.sid, x.nas, x.event,
 			strconv.FormatInt(x.sessionTime, 10)}
 		if err := cw.Write(rec); err != nil {
 			return err

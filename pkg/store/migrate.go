@@ -263,6 +263,30 @@ CREATE TABLE charges (
 	fee            INTEGER NOT NULL
 );
 `},
+	{5, "publishing: the raw entries a report's REJECTS files cover; what each ISP was given", `
+ALTER TABLE reports ADD COLUMN rejects_upto INTEGER NOT NULL DEFAULT 0;
+CREATE TABLE publications (
+	publication_id  INTEGER PRIMARY KEY,
+	report_id       INTEGER NOT NULL REFERENCES reports (report_id),
+	isp             TEXT    NOT NULL,
+	destination     TEXT    NOT NULL,
+	folder          TEXT    NOT NULL,
+	manifest_sha256 TEXT    NOT NULL,
+	files           INTEGER NOT NULL,
+	uploaded        INTEGER NOT NULL,
+	bytes           INTEGER NOT NULL,
+	published_at    TEXT    NOT NULL
+);
+CREATE INDEX publications_report ON publications (report_id, isp);
+CREATE TABLE publication_files (
+	publication_id INTEGER NOT NULL REFERENCES publications (publication_id),
+	file           TEXT    NOT NULL,
+	sha256         TEXT    NOT NULL,
+	size           INTEGER NOT NULL,
+	uploaded       INTEGER NOT NULL,
+	PRIMARY KEY (publication_id, file)
+) WITHOUT ROWID;
+`},
 }
 
 // migrate brings the schema up to date, one transaction per migration, so

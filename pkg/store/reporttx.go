@@ -39,6 +39,10 @@ type Report struct {
 	Billed, Provider, Consumer, Fees int64
 	TariffsSHA256, ContentSHA256     string
 	FirstCharge, LastCharge          int64
+	// RejectsUpTo is the last raw entry cleaned when the revision was
+	// written: its REJECTS files list the rejected records up to it, so
+	// writing them again gives the same bytes.
+	RejectsUpTo int64
 }
 
 // ReportTx is one roamreport run's transaction, on the C API (a period
@@ -139,6 +143,11 @@ type SessionCursor struct {
 	err error
 }
 
+// CleanedUpTo is the last raw entry the cleaner has judged (0: none).
+func (t *ReportTx) CleanedUpTo() (int64, error) {
+	return t.c.queryInt64("SELECT coalesce(max(entry_id), 0) FROM raw_outcomes")
+}
+
 // CountSessions is the number of sessions a period holds (for progress).
 func (t *ReportTx) CountSessions(period string) (int64, error) {
 	s, err := t.stmt("SELECT count(*) FROM sessions WHERE period = ?")
@@ -213,7 +222,7 @@ func (t *ReportTx) ReportRevision(period string, revision int64) (Report, bool, 
 }
 
 const reportColumns = `report_id, revision, period, folder, created_at, sessions, exceptions, seconds, billed_seconds, provider,
-	consumer, fees, tariffs_sha256, content_sha256, coalesce(first_charge_id, 0), coalesce(last_charge_id, 0)`
+	consumer, fees, tariffs_sha256, content_sha256, coalesce(first_charge_id, 0), coalesce(last_charge_id, 0), rejects_upto`
 
 func (t *ReportTx) report(q, period string) (Report, bool, error) {
 	s, err := t.stmt(q)
@@ -230,7 +239,7 @@ func (t *ReportTx) report(q, period string) (Report, bool, error) {
 	r := Report{ID: s.colInt64(0), Revision: s.colInt64(1), Period: s.colText(2), Folder: s.colText(3), CreatedAt: s.colText(4),
 		Sessions: s.colInt64(5), Exceptions: s.colInt64(6), Seconds: s.colInt64(7), Billed: s.colInt64(8), Provider: s.colInt64(9),
 		Consumer: s.colInt64(10), Fees: s.colInt64(11), TariffsSHA256: s.colText(12), ContentSHA256: s.colText(13),
-		FirstCharge: s.colInt64(14), LastCharge: s.colInt64(15)}
+		FirstCharge: s.colInt64(14), LastCharge: s.colInt64(15), RejectsUpTo: s.colInt64(16)}
 	s.done()
 	return r, true, nil
 }
@@ -332,8 +341,8 @@ func (t *ReportTx) AddCharge(id, reportID int64, c *Charge) error {
 // AddReport records a reported revision (its charges added already).
 func (t *ReportTx) AddReport(r *Report) error {
 	s, err := t.stmt(`INSERT INTO reports (report_id, period, revision, folder, created_at, sessions, exceptions, seconds,
-	billed_seconds, provider, consumer, fees, tariffs_sha256, content_sha256, first_charge_id, last_charge_id)
-	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+	billed_seconds, provider, consumer, fees, tariffs_sha256, content_sha256, first_charge_id, last_charge_id, rejects_upto)
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
 	if err != nil {
 		return err
 	}
@@ -342,7 +351,7 @@ func (t *ReportTx) AddReport(r *Report) error {
 		first, last = r.FirstCharge, r.LastCharge
 	}
 	vals := []any{r.ID, r.Period, r.Revision, r.Folder, r.CreatedAt, r.Sessions, r.Exceptions, r.Seconds, r.Billed,
-		r.Provider, r.Consumer, r.Fees, r.TariffsSHA256, r.ContentSHA256, first, last}
+		r.Provider, r.Consumer, r.Fees, r.TariffsSHA256, r.ContentSHA256, first, last, r.RejectsUpTo}
 	if err := s.reserve(len(r.Period) + len(r.Folder) + len(r.CreatedAt) + len(r.TariffsSHA256) + len(r.ContentSHA256)); err != nil {
 		return err
 	}
