@@ -1,11 +1,11 @@
 package report
 
 import (
-	"html"
 	"io"
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"roamsettle/pkg/config"
 )
@@ -84,11 +84,69 @@ type htmlOut struct {
 func (o *htmlOut) raw(s string) *htmlOut { o.b = append(o.b, s...); return o }
 
 // text appends text that is not ours (user names, partner names, the
-// operator's), escaped (& < > " ') and as valid UTF-8: the stored bytes
-// of a user name can be anything but control bytes (printable).
-func (o *htmlOut) text(s string) *htmlOut {
-	o.b = append(o.b, html.EscapeString(strings.ToValidUTF8(printable(s), "\uFFFD"))...)
-	return o
+// operator's) as appendText does.
+func (o *htmlOut) text(s string) *htmlOut { o.b = appendText(o.b, s); return o }
+
+// plainText are the bytes appendText copies as they are: printable ASCII
+// but & < > " '.
+var plainText = func() (t [256]bool) {
+	for c := 0x20; c < 0x7f; c++ {
+		t[c] = !strings.ContainsRune(`&<>"'`, rune(c))
+	}
+	return t
+}()
+
+// appendText appends s as HTML text, in one pass (it runs for every cell
+// of every detail row): exactly
+//
+//	html.EscapeString(strings.ToValidUTF8(printable(s), "\uFFFD"))
+//
+// — & < > " ' escaped, a control byte '?' as in every report file, and
+// each run of bytes that is not UTF-8 one U+FFFD (a stored user name can
+// hold any bytes), so the page is valid HTML whatever it shows.
+func appendText(b []byte, s string) []byte {
+	start := 0 // s[start:i] needs nothing done
+	for i := 0; i < len(s); {
+		c := s[i]
+		if plainText[c] {
+			i++
+			continue
+		}
+		var rep string
+		switch {
+		case c >= utf8.RuneSelf:
+			if r, n := utf8.DecodeRuneInString(s[i:]); r != utf8.RuneError || n > 1 {
+				i += n
+				continue
+			}
+			b = append(b, s[start:i]...)
+			b = append(b, "\uFFFD"...)
+			for i++; i < len(s); i++ {
+				if r, n := utf8.DecodeRuneInString(s[i:]); r != utf8.RuneError || n > 1 {
+					break
+				}
+			}
+			start = i
+			continue
+		case c == '&':
+			rep = "&amp;"
+		case c == '<':
+			rep = "&lt;"
+		case c == '>':
+			rep = "&gt;"
+		case c == '"':
+			rep = "&#34;"
+		case c == '\'':
+			rep = "&#39;"
+		default: // a control byte
+			rep = "?"
+		}
+		b = append(b, s[start:i]...)
+		b = append(b, rep...)
+		i++
+		start = i
+	}
+	return append(b, s[start:]...)
 }
 
 func (o *htmlOut) num(n int64) *htmlOut { o.b = strconv.AppendInt(o.b, n, 10); return o }

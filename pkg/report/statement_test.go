@@ -3,6 +3,8 @@ package report
 import (
 	"bytes"
 	"encoding/xml"
+	"fmt"
+	"html"
 	"io"
 	"math/rand/v2"
 	"os"
@@ -226,4 +228,61 @@ func TestStatementDays(t *testing.T) {
 			t.Errorf("stop %s: %v", stop, err)
 		}
 	}
+}
+
+// appendText is html.EscapeString of the text made printable and valid
+// UTF-8, in one pass.
+func FuzzAppendText(f *testing.F) {
+	for _, s := range []string{"", "alice@aimnet.com", `<script>alert(1)</script>@isp.net`, `o'hara&"co"`, "tab\there\x7f",
+		"bad\xff\xfebytes", "\xe2\x82", "ok \u20ac and \xed\xa0\x80 (a surrogate)", "\xff\x01\xff", "end\xc3"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		want := html.EscapeString(strings.ToValidUTF8(printable(s), "\uFFFD"))
+		if got := string(appendText([]byte("x"), s)); got != "x"+want {
+			t.Errorf("appendText(%q) = %q, want %q", s, got[1:], want)
+		}
+	})
+}
+
+// BenchmarkISPFiles times report.txt and statement.html of one ISP of the
+// bench/report.sh size (40,000 detail rows, 50 counterparts), written to
+// io.Discard: what each costs beyond the detail.csv both read back.
+func BenchmarkISPFiles(b *testing.B) {
+	w := newWorld(b, testTariffsCSV)
+	bd, err := newBuilder(filepath.Join(b.TempDir(), "r"), w.s.Partners, Header{Operator: "Roam Clearing", Currency: "USD", Period: "2026-10", Revision: 1})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer bd.abort()
+	rng := rand.New(rand.NewPCG(1, 2))
+	for i := 0; i < 40000; i++ {
+		local := []string{"ISPA", "ISPB", "ISPC"}[rng.IntN(3)]
+		l := &Line{SessionKey: "k", Local: local, Home: "ISPA", UserName: fmt.Sprintf("user%06d@aimnet.com", i),
+			StopUTC: fmt.Sprintf("2026-10-%02dT10:00:00.000000000Z", 1+rng.IntN(31)), StopLocal: "2026-10-01T10:00:00.000000000-07:00",
+			Duration: rng.Int64N(7200), Billed: rng.Int64N(7200), Provider: rng.Int64N(500), Consumer: rng.Int64N(900), Fee: 3, TariffLine: 1}
+		if err := bd.add(l); err != nil {
+			b.Fatal(err)
+		}
+	}
+	details, err := bd.writeDetails()
+	if err != nil {
+		b.Fatal(err)
+	}
+	x, _ := w.s.Partners.ByID("ISPA")
+	v, d := bd.view("ISPA"), details["ISPA"]
+	b.Run("report.txt", func(b *testing.B) {
+		for b.Loop() {
+			if err := writeText(io.Discard, bd, v, x, d); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("statement.html", func(b *testing.B) {
+		for b.Loop() {
+			if err := writeStatement(io.Discard, bd, v, x, d); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 }
