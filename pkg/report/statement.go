@@ -43,7 +43,7 @@ th,td{padding:3px 10px;text-align:left;border-bottom:1px solid #e0e0e0}
 thead th{border-bottom:2px solid #777;background:#f3f3f3}
 tfoot td{border-top:2px solid #777;border-bottom:0;font-weight:600}
 td{white-space:nowrap}
-td:first-child{white-space:normal;overflow-wrap:anywhere}
+td:first-child{white-space:normal}
 .n2 :is(th,td):nth-child(n+2),.n3 :is(th,td):nth-child(n+3),.n5 :is(th,td):nth-child(n+5){text-align:right}
 figure{margin:1em 0}
 figcaption{font-weight:600;margin-bottom:.3em}
@@ -64,6 +64,8 @@ svg .d{font-size:10px}
 @media print{
 body{margin:0;max-width:none;padding:0;font-size:10pt}
 h2{break-after:avoid}
+table{font-size:8pt}
+th,td{padding:2px 5px}
 figure,tr{break-inside:avoid}
 thead{display:table-header-group}
 tfoot{display:table-row-group}

@@ -209,6 +209,33 @@ func TestStatementFigures(t *testing.T) {
 	}
 }
 
+// An ISP with no session in the period still gets its page: the month's
+// days on an empty chart, no net chart, the tables with their totals.
+func TestStatementEmpty(t *testing.T) {
+	w := newWorld(t, testTariffsCSV)
+	w.put(goldenSessions[0])
+	if _, logs, err := w.report("2026-10", false); err != nil {
+		t.Fatalf("%v\n%s", err, logs)
+	}
+	page, err := os.ReadFile(w.path("2026-10", "ISPC", "statement.html"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := parseStatement(t, page)
+	checkSelfContained(t, page, doc)
+	if n := len(doc.all("svg")); n != 4 { // the two day charts and the legend's two swatches
+		t.Errorf("%d svg elements, want 4", n)
+	}
+	for _, want := range []string{"No rated session with another ISP in 2026-10.", `>31</text>`, "<tfoot><tr><td>Total</td><td>0.00</td><td>0.00</td><td>0.00</td></tr>"} {
+		if !bytes.Contains(page, []byte(want)) {
+			t.Errorf("no %q in the page", want)
+		}
+	}
+	if bytes.Contains(page, []byte(`class="bl" x=`)) || bytes.Contains(page, []byte(`class="bh" x=`)) {
+		t.Error("bars on the chart of an ISP with no session")
+	}
+}
+
 // The builder knows the length of the period's month, and refuses a line
 // that stops outside it.
 func TestStatementDays(t *testing.T) {
