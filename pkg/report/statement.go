@@ -284,7 +284,7 @@ func writeStatement(w io.Writer, b *builder, v *ispView, x *config.Partner, d *i
 		a := b.pairs[k]
 		o.row([]string{k[0], k[1], itoa(a.sessions), itoa(a.seconds), minutes(a.billed)})
 	}
-	o.end([]string{"Total", "", itoa(t.sessions), itoa(t.seconds), minutes(t.billed)})
+	o.end([]string{"Total", "", itoa(t.sessions), itoa(t.seconds), minutes(t.billed)}) // t: the invoice's, the same pairs
 	o.raw("</section>").nl()
 
 	o.raw(`<section class="detail">`).nl()
