@@ -89,7 +89,10 @@ run "$bin/roamreport" --period 2026-06
 run "$bin/roamreport" verify --period 2026-06
 echo "   the operator's credit/debit table (data/central/reports/2026-06/operator/creditdebit.csv):"
 sed 's/^/     /' data/central/reports/2026-06/operator/creditdebit.csv
-echo "   each ISP's statement: data/central/reports/2026-06/<ISP>/report.txt, e.g. the top of ISPB's:"
+echo "   each ISP's folder (data/central/reports/2026-06/ISPB/):"
+ls data/central/reports/2026-06/ISPB | sed 's/^/     /'
+echo "   its reports for people: report.txt, e.g. the top of ISPB's, and the same as a web page with charts, statement.html:"
 head -12 data/central/reports/2026-06/ISPB/report.txt | sed 's/^/     /'
+echo "     file://$PWD/data/central/reports/2026-06/ISPB/statement.html"
 
 step "done: everything is under $work"

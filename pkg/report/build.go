@@ -13,6 +13,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"roamsettle/pkg/config"
 	"roamsettle/pkg/durable"
@@ -77,7 +78,9 @@ type built struct {
 // builder writes one revision of a period's reports into a folder: a
 // folder per partner and the operator's, from the period's lines in DT
 // order. Detail rows and pair sums are kept in memory (one entry per
-// user and pair); the DT files are written as the lines stream by.
+// user and pair; detail rows spill to disk past detailLimit), and each
+// partner's sessions and billed seconds per day; the DT files are
+// written as the lines stream by.
 type builder struct {
 	root     string
 	p        *config.Partners
@@ -88,6 +91,8 @@ type builder struct {
 	detail   *detailSums
 	ids      map[string]string  // partner ids, so sums share one copy
 	pairs    map[[2]string]*agg // (local, home)
+	days     map[string]*ispDays
+	monthLen int // days in the period
 	except   *file
 	exceptN  int64
 	total    agg
@@ -96,10 +101,16 @@ type builder struct {
 }
 
 func newBuilder(root string, p *config.Partners, h Header) (*builder, error) {
+	first, err := time.Parse("2006-01", h.Period)
+	if err != nil {
+		return nil, fmt.Errorf("period %q: %w", h.Period, err)
+	}
 	b := &builder{root: root, p: p, h: h, files: map[string]*file{}, built: map[string][]built{}, dt: map[string]*dtWriter{},
-		detail: newDetailSums(filepath.Dir(root), detailLimit), ids: map[string]string{}, pairs: map[[2]string]*agg{}}
+		detail: newDetailSums(filepath.Dir(root), detailLimit), ids: map[string]string{}, pairs: map[[2]string]*agg{},
+		days: map[string]*ispDays{}, monthLen: first.AddDate(0, 1, -1).Day()}
 	for _, x := range p.List {
 		b.ids[x.ID] = x.ID
+		b.days[x.ID] = &ispDays{}
 	}
 	for _, dir := range b.dirs() {
 		if err := os.MkdirAll(filepath.Join(root, dir), 0o755); err != nil {
@@ -113,7 +124,6 @@ func newBuilder(root string, p *config.Partners, h Header) (*builder, error) {
 		}
 		b.dt[x.ID] = &dtWriter{w: bufio.NewWriterSize(f, 64<<10)}
 	}
-	var err error
 	if b.except, err = b.create(OperatorDir, "exceptions.csv"); err != nil {
 		return nil, err
 	}
@@ -165,6 +175,12 @@ func (b *builder) add(l *Line) error {
 			return err
 		}
 	}
+	day, err := b.day(l)
+	if err != nil {
+		return err
+	}
+	b.days[l.Local].local[day].add(l)
+	b.days[l.Home].home[day].add(l)
 	if err := b.detail.add(detailKey{l.UserName, b.ids[l.Home], b.ids[l.Local]}, l); err != nil {
 		return err
 	}
@@ -175,6 +191,31 @@ func (b *builder) add(l *Line) error {
 	b.pairs[pk].add(l)
 	b.total.add(l)
 	return nil
+}
+
+// dayUse sums one day's sessions of an ISP in one role.
+type dayUse struct{ sessions, billed int64 }
+
+func (d *dayUse) add(l *Line) {
+	d.sessions++
+	d.billed += l.Billed
+}
+
+// ispDays is an ISP's usage per day of the period (UTC stop day, index
+// day-1) as local ISP and as home ISP: statement.html's chart. A fixed
+// 31 days per partner, whatever the traffic.
+type ispDays struct{ local, home [31]dayUse }
+
+// day is the index of a line's UTC stop day in the period, read from the
+// stored text (store.TimeLayout); a line of another month is refused.
+func (b *builder) day(l *Line) (int, error) {
+	s := l.StopUTC
+	if len(s) >= 10 && s[:7] == b.h.Period && s[7] == '-' && s[8] >= '0' && s[8] <= '9' && s[9] >= '0' && s[9] <= '9' {
+		if d := int(s[8]-'0')*10 + int(s[9]-'0'); d >= 1 && d <= b.monthLen {
+			return d - 1, nil
+		}
+	}
+	return 0, fmt.Errorf("session %s: stop time %q is not in the period %s", l.SessionKey, s, b.h.Period)
 }
 
 // writeCSV writes one CSV record: fields quoted only when they need it.
@@ -369,7 +410,7 @@ func (b *builder) writeISP(x *config.Partner, d *ispDetail) error {
 	if err := b.writeFile(id, "report.txt", func(w io.Writer) error { return writeText(w, b, v, x, d) }); err != nil {
 		return err
 	}
-	return nil
+	return b.writeFile(id, "statement.html", func(w io.Writer) error { return writeStatement(w, b, v, x, d) })
 }
 
 func (b *builder) writeOperator(nets map[string]*net, fees int64) error {

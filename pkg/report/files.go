@@ -190,6 +190,23 @@ func writeTextDetail(w io.Writer, d *ispDetail) error {
 	t := d.totals
 	total := []string{"Total", "", "", "", itoa(t.sessions), itoa(t.seconds), minutes(t.billed), cents(t.provider), cents(t.consumer)}
 	d.layout.fit(total)
+	d.layout.start(w)
+	var cells [9]string
+	err := eachDetail(d, func(rec []string) error {
+		d.layout.row(w, textDetail(&cells, rec))
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	d.layout.row(w, total)
+	return nil
+}
+
+// eachDetail calls row with every row of the ISP's detail.csv (header
+// left out), read back from the file: what people read is what the CSV
+// says. rec is reused between calls.
+func eachDetail(d *ispDetail, row func(rec []string) error) error {
 	if err := d.f.w.Flush(); err != nil {
 		return err
 	}
@@ -204,20 +221,18 @@ func writeTextDetail(w io.Writer, d *ispDetail) error {
 	if _, err := r.Read(); err != nil { // the header
 		return fmt.Errorf("%s: %w", f.Name(), err)
 	}
-	d.layout.start(w)
-	var cells [9]string
 	for {
 		rec, err := r.Read()
 		if err == io.EOF {
-			break
+			return nil
 		}
 		if err != nil {
 			return fmt.Errorf("%s: %w", f.Name(), err)
 		}
-		d.layout.row(w, textDetail(&cells, rec))
+		if err := row(rec); err != nil {
+			return err
+		}
 	}
-	d.layout.row(w, total)
-	return nil
 }
 
 // ManifestHeader is the first line of a report MANIFEST.

@@ -37,12 +37,12 @@ ISPC,ISPA,2026-06-01,*,*,0.000150,0.0450,1,0
 
 // world is a central host whose history the test writes directly.
 type world struct {
-	t   *testing.T
+	t   testing.TB
 	dir string
 	s   *config.Settlement
 }
 
-func newWorld(t *testing.T, tariffs string) *world {
+func newWorld(t testing.TB, tariffs string) *world {
 	t.Helper()
 	dir := t.TempDir()
 	os.WriteFile(filepath.Join(dir, "partners.csv"), []byte(testPartnersCSV), 0o644)
