@@ -179,8 +179,8 @@ func Start(t testing.TB, o Options) *Server {
 	if n <= 0 {
 		n = 8
 	}
-	pasvMin := freeRange(t, n)
-	s.Port = freePort(t)
+	s.Port = freeRange(t, n+1)
+	pasvMin := s.Port + 1
 	cfg := fmt.Sprintf(`# Throwaway vsftpd for a test (roamsettle internal/vsftpdtest).
 # listen and listen_ipv6 both YES makes vsftpd exit 2 without a word.
 listen=YES
@@ -409,33 +409,42 @@ func randomHex(t testing.TB) string {
 	return hex.EncodeToString(b)
 }
 
-func freePort(t testing.TB) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
-// freeRange finds n consecutive free ports for passive data connections
-// and returns the first. Another process may take one meanwhile; vsftpd
-// then tries the next port of the range.
+// freeRange finds n consecutive free ports and returns the first: the
+// control port and the passive data ports. They are picked below the
+// kernel's ephemeral range, so no client connection takes one between the
+// check and vsftpd's bind (or its Restart); another server of the same
+// kind may, and then vsftpd tries the next passive port.
 func freeRange(t testing.TB, n int) int {
 	t.Helper()
-	for try := 0; try < 50; try++ {
-		base := freePort(t)
-		if base+n > 65535 {
-			continue
+	low := 32768
+	if b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range"); err == nil {
+		if f := strings.Fields(string(b)); len(f) == 2 {
+			if v, err := strconv.Atoi(f[0]); err == nil {
+				low = v
+			}
 		}
+	}
+	const first = 20000
+	if low-n <= first {
+		t.Fatalf("vsftpdtest: the ephemeral ports start at %d, no room below", low)
+	}
+	for try := 0; try < 100; try++ {
+		r, err := rand.Int(rand.Reader, big.NewInt(int64(low-n-first)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		base := first + int(r.Int64())
 		ok := true
-		for p := base; p < base+n && ok; p++ {
+		var ls []net.Listener
+		for p := base; p < base+n; p++ {
 			l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(p)))
 			if err != nil {
 				ok = false
 				break
 			}
+			ls = append(ls, l)
+		}
+		for _, l := range ls {
 			l.Close()
 		}
 		if ok {
