@@ -382,11 +382,29 @@ func (s *Server) Kill() {
 	for _, p := range pids {
 		syscall.Kill(p, syscall.SIGKILL)
 	}
+	s.cmd.Process.Signal(syscall.SIGCONT) // a paused one, too
 	select {
 	case <-s.done:
 	case <-time.After(5 * time.Second):
 	}
 	s.cmd = nil
+}
+
+// Pause stops vsftpd and its sessions (SIGSTOP) without closing a
+// connection: a server that hangs, for timeouts. Resume lets it go on.
+func (s *Server) Pause() { s.signal(syscall.SIGSTOP) }
+
+// Resume continues a paused server.
+func (s *Server) Resume() { s.signal(syscall.SIGCONT) }
+
+func (s *Server) signal(sig syscall.Signal) {
+	if s.cmd == nil || s.cmd.Process == nil {
+		return
+	}
+	s.cmd.Process.Signal(sig)
+	for _, p := range testbin.Descendants(s.cmd.Process.Pid) {
+		syscall.Kill(p, sig)
+	}
 }
 
 // LogText returns what vsftpd logged so far, for failure messages and for
