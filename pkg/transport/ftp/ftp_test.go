@@ -8,6 +8,7 @@ import (
 	"errors"
 	"io"
 	"io/fs"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -179,8 +180,8 @@ func TestServerKilledMidUpload(t *testing.T) {
 				t.Fatalf("a killed server is not a refusal: %v", err)
 			}
 			t.Log(err)
-			if !strings.Contains(err.Error(), s.Addr()) || !strings.Contains(err.Error(), "ISPA/2026-07/detail.csv") {
-				t.Errorf("message does not name the server and the file: %v", err)
+			if !strings.Contains(err.Error(), s.Addr()) || !strings.Contains(err.Error(), "ISPA/2026-07/detail.csv") || !strings.Contains(err.Error(), "3 tries") {
+				t.Errorf("message does not name the server, the file and the tries: %v", err)
 			}
 			if _, err := os.Stat(final); !errors.Is(err, fs.ErrNotExist) {
 				t.Fatalf("final name after a failed put: %v", err)
@@ -230,6 +231,43 @@ func TestTransientFaultRetried(t *testing.T) {
 	// on over the new connection.
 	if _, err := c.Stat(context.Background(), "ISPB/2026-07/ISPB_2026-07_DT.txt"); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// A server that stops answering fails the command after the timeout,
+// retried like a dropped connection, instead of hanging the run.
+func TestHungServerTimesOut(t *testing.T) {
+	s := vsftpdtest.Start(t, vsftpdtest.Options{TLS: true})
+	o := options(s, s.Operator, "")
+	o.Timeout = 300 * time.Millisecond
+	o.Retries = 1
+	c, err := ftp.Dial(context.Background(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	src := writeFile(t, []byte("MANIFEST\n"))
+	if err := c.Put(context.Background(), src, "ISPA/2026-07/MANIFEST", nil); err != nil {
+		t.Fatal(err)
+	}
+	s.Pause()
+	start := time.Now()
+	_, err = c.Stat(context.Background(), "ISPA/2026-07/MANIFEST")
+	s.Resume()
+	var ne net.Error
+	if err == nil || !errors.As(err, &ne) || !ne.Timeout() || errors.Is(err, ftp.ErrRefused) {
+		t.Fatalf("stat of a hung server: %v, want a timeout", err)
+	}
+	if d := time.Since(start); d > 3*time.Second {
+		t.Errorf("took %v for two tries of 300 ms", d)
+	}
+	if !strings.Contains(err.Error(), "2 tries") {
+		t.Errorf("no word of the retry: %v", err)
+	}
+	t.Log(err)
+	// Going on, the client reconnects.
+	if fi, err := c.Stat(context.Background(), "ISPA/2026-07/MANIFEST"); err != nil || fi.Size() != 9 {
+		t.Fatalf("stat after resume: %v %v", fi, err)
 	}
 }
 
