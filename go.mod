@@ -3,6 +3,7 @@ module roamsettle
 go 1.26.8
 
 require (
+	github.com/jlaffaye/ftp v0.2.4
 	github.com/pelletier/go-toml/v2 v2.4.3
 	github.com/pkg/sftp v1.13.12
 	github.com/urfave/cli/v2 v2.27.7

@@ -2,7 +2,8 @@
 # Runs every test. Installs what the tests need (Debian packages) when it is
 # missing, so it works on a fresh machine. Tests start their own sshd,
 # radclient and SQLite files on loopback under temp folders; nothing of the
-# system's own configuration is touched.
+# system's own configuration is touched (the test vsftpd adds one PAM service
+# file, /etc/pam.d/roamsettle-test-*, removed when its test ends).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -13,6 +14,7 @@ command -v radclient   >/dev/null 2>&1 || need+=(freeradius-utils)
 command -v ssh-keygen  >/dev/null 2>&1 || need+=(openssh-client)
 command -v sqlite3     >/dev/null 2>&1 || need+=(sqlite3)
 [ -x /usr/sbin/vsftpd ]                || need+=(vsftpd)
+command -v db_load     >/dev/null 2>&1 || need+=(db-util)   # vsftpd test logins (pam_userdb)
 command -v curl        >/dev/null 2>&1 || need+=(curl ca-certificates)
 command -v openssl     >/dev/null 2>&1 || need+=(openssl)
 command -v chromium    >/dev/null 2>&1 || need+=(chromium)

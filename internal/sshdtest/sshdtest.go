@@ -198,7 +198,7 @@ func (s *Server) Kill() {
 	if s.cmd == nil || s.cmd.Process == nil {
 		return
 	}
-	pids := descendants(s.cmd.Process.Pid)
+	pids := testbin.Descendants(s.cmd.Process.Pid)
 	s.cmd.Process.Kill()
 	for _, p := range pids {
 		syscall.Kill(p, syscall.SIGKILL)
@@ -208,46 +208,6 @@ func (s *Server) Kill() {
 	case <-time.After(5 * time.Second):
 	}
 	s.cmd = nil
-}
-
-// descendants lists the processes below pid, from /proc.
-func descendants(pid int) []int {
-	parent := map[int]int{}
-	ents, _ := os.ReadDir("/proc")
-	for _, e := range ents {
-		p, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
-		if err != nil {
-			continue
-		}
-		// The command name is in parentheses and may hold spaces; the
-		// parent pid is the second field after it.
-		i := strings.LastIndexByte(string(b), ')')
-		if i < 0 {
-			continue
-		}
-		f := strings.Fields(string(b[i+1:]))
-		if len(f) > 1 {
-			if pp, err := strconv.Atoi(f[1]); err == nil {
-				parent[p] = pp
-			}
-		}
-	}
-	var out []int
-	var walk func(int)
-	walk = func(p int) {
-		for c, pp := range parent {
-			if pp == p {
-				out = append(out, c)
-				walk(c)
-			}
-		}
-	}
-	walk(pid)
-	return out
 }
 
 func freePort(t testing.TB) int {
