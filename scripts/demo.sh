@@ -4,7 +4,8 @@
 #   ./scripts/demo.sh [WORKDIR]
 # Stages: roamsim writes a FreeRADIUS detail file -> roamcollect import ->
 # (roamcollect listen fed by the real radclient, when installed) ->
-# roamcollect sweep -> roamcollect push (to a local folder) -> roamload.
+# roamcollect sweep -> roamcollect push (to a local folder) -> roamload ->
+# roamclean -> roamreport (report, verify, publish to a local folder).
 set -uo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 work=${1:-$(mktemp -d /tmp/roamsettle-demo.XXXXXX)}
@@ -94,5 +95,12 @@ ls data/central/reports/2026-06/ISPB | sed 's/^/     /'
 echo "   its reports for people: report.txt, e.g. the top of ISPB's, and the same as a web page with charts, statement.html:"
 head -12 data/central/reports/2026-06/ISPB/report.txt | sed 's/^/     /'
 echo "     file://$PWD/data/central/reports/2026-06/ISPB/statement.html"
+
+step "roamreport publish (twice: the second run finds every file there and sends nothing), then status"
+run "$bin/roamreport" publish --period 2026-06
+run "$bin/roamreport" publish --period 2026-06
+run "$bin/roamreport" status
+echo "   what ISPB finds in its directory (data/publish/ISPB/2026-06):"
+ls data/publish/ISPB/2026-06 | sed 's/^/     /'
 
 step "done: everything is under $work"

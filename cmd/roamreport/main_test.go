@@ -33,9 +33,13 @@ func TestStagesThroughTheBinaries(t *testing.T) {
 		t.Fatal(err)
 	}
 	sp := t.TempDir()
-	for i := 0; i < 20; i++ {
+	for i := 0; i < 21; i++ {
 		start := time.Date(2026, 7, 1+i, 10, 0, 0, 0, time.UTC)
-		r := spool.Record{StatusType: spool.Start, NAS: "nas1", SessionID: fmt.Sprint("S", i), UserName: fmt.Sprintf("u%d@aimnet.com", i%3),
+		user := fmt.Sprintf("u%d@aimnet.com", i%3)
+		if i == 20 {
+			user = "lost@nowhere.org" // rejected: returned to ISPB with its reports
+		}
+		r := spool.Record{StatusType: spool.Start, NAS: "nas1", SessionID: fmt.Sprint("S", i), UserName: user,
 			EventTime: start, Received: start, Origin: "radius", PacketID: -1}
 		stop := r
 		stop.StatusType, stop.SessionTime, stop.EventTime = spool.Stop, int64(60*(i+1)), start.Add(time.Duration(60*(i+1))*time.Second)
@@ -48,14 +52,20 @@ func TestStagesThroughTheBinaries(t *testing.T) {
 	if _, err := w.Commit(); err != nil {
 		t.Fatal(err)
 	}
-	for _, bin := range []string{"roamload", "roamclean"} {
-		if code, out := testbin.Run(t, bin, nil, "--config", cfg); code != 0 {
-			t.Fatalf("%s: exit %d\n%s", bin, code, out)
-		}
+	if code, out := testbin.Run(t, "roamload", nil, "--config", cfg); code != 0 {
+		t.Fatalf("roamload: exit %d\n%s", code, out)
+	}
+	if code, out := testbin.Run(t, "roamclean", nil, "--config", cfg); code != 3 {
+		t.Fatalf("roamclean: exit %d, want 3 (a record rejected)\n%s", code, out)
 	}
 	code, out := testbin.Run(t, "roamreport", nil, "--config", cfg, "--period", "2026-07")
 	if code != 0 || !strings.Contains(out, "sessions 20, rated 20") {
 		t.Fatalf("roamreport: exit %d\n%s", code, out)
+	}
+	rejects, _ := os.ReadFile(filepath.Join(dir, "reports", "2026-07", "ISPB", "ISPB_2026-07_REJECTS.csv"))
+	if lines := strings.Split(strings.TrimSpace(string(rejects)), "\n"); len(lines) != 3 || !strings.Contains(lines[1], "UNKNOWN_REALM") ||
+		!strings.Contains(lines[1], "lost@nowhere.org") {
+		t.Errorf("ISPB's REJECTS file: want its two rejected records (Start and Stop of lost@nowhere.org):\n%s", rejects)
 	}
 	if code, out := testbin.Run(t, "roamreport", nil, "--config", cfg, "--period", "2026-07"); code != 0 || !strings.Contains(out, "nothing to do") {
 		t.Errorf("second run: exit %d\n%s", code, out)

@@ -147,106 +147,74 @@ var RejectsHeader = []string{"sender", "batch", "file", "line", "entry_id", "rea
 // by event time): its reason, a message for people and its lineage
 // (batch, spool file, line), so the sender can fix and resend it.
 func Rejects(ctx context.Context, s *config.Settlement, w io.Writer, sender, period string) error {
-	if period != "" {
-		if _, err := validPeriod(period); err != nil {
-			return err
-		}
-	}
-	db, err := store.OpenExisting(ctx, s.DB)
-	switch {
-	case store.IsNotExist(err):
-		cw := csv.NewWriter(w)
-		cw.Write(RejectsHeader)
-		cw.Flush()
-		return cw.Error()
-	case err != nil:
-		return err
-	}
-	defer db.Close()
-	return WriteRejects(ctx, db.SQL(), s.Partners, w, sender, period, 0)
-}
-
-// WriteRejects is Rejects on an open database, of the raw entries up to
-// upTo (0: all): what a report's REJECTS file holds (pkg/report).
-func WriteRejects(ctx context.Context, db *sql.DB, p *config.Partners, w io.Writer, sender, period string, upTo int64) error {
-	q := `SELECT b.sender, b.sequence, m.name, r.line, r.entry_id, r.reason, r.status_type, coalesce(r.user_name_sent, ''),
-	coalesce(r.session_id, ''), coalesce(r.nas_id, ''), r.stop_time_gmt, r.session_time, coalesce(r.problem, ''), b.created
-	FROM raw r JOIN batches b USING (batch_id) JOIN members m USING (member_id)
-	WHERE r.record_status = 'rejected' AND b.sender = ?`
-	args := []any{sender}
-	if period != "" {
-		start, err := validPeriod(period)
-		if err != nil {
-			return err
-		}
-		q += " AND r.stop_time_gmt >= ? AND r.stop_time_gmt < ?"
-		args = append(args, store.FormatTime(start), store.FormatTime(start.AddDate(0, 1, 0)))
-	}
-	if upTo > 0 {
-		q += " AND r.entry_id <= ?"
-		args = append(args, upTo)
-	}
-	q += " ORDER BY b.sequence, m.position, r.line"
-	cw := csv.NewWriter(w)
-	if err := cw.Write(RejectsHeader); err != nil {
-		return err
-	}
-	rows, err := db.QueryContext(ctx, q, args...)
+	f, err := RejectsOf(sender, period, -1)
 	if err != nil {
 		return err
 	}
-	defer rows.Close()
-	for rows.Next() {
-		var x rejectRow
-		if err := rows.Scan(&x.sender, &x.seq, &x.file, &x.line, &x.entry, &x.reason, &x.status, &x.user, &x.sid, &x.nas,
-			&x.event, &x.sessionTime, &x.problem, &x.created); err != nil {
-			return err
-		}
-		rec := []string{x.sender, batch.Name(x.sender, uint64(x.seq)), x.file, strconv.FormatInt(x.line, 10),
-			strconv.FormatInt(x.entry, 10), x.reason, x.message(p), x.status, x.user, x.sid, x.nas, x.event,
-			strconv.FormatInt(x.sessionTime, 10)}
-		if err := cw.Write(rec); err != nil {
-			return err
-		}
-	}
-	if err := rows.Err(); err != nil {
+	cw := csv.NewWriter(w)
+	cw.Write(RejectsHeader)
+	db, err := store.OpenExisting(ctx, s.DB)
+	switch {
+	case store.IsNotExist(err):
+	case err != nil:
 		return err
+	default:
+		defer db.Close()
+		if err := db.Rejects(ctx, f, func(x *store.RejectRow) error { return cw.Write(RejectRecord(x, s.Partners)) }); err != nil {
+			return err
+		}
 	}
 	cw.Flush()
 	return cw.Error()
 }
 
-type rejectRow struct {
-	sender, file, reason, status, user, sid, nas, event, problem, created string
-	seq, line, entry, sessionTime                                         int64
+// RejectsOf is the filter of a sender's rejected records of a period
+// ("" for all) up to a raw entry (negative: all).
+func RejectsOf(sender, period string, upTo int64) (store.RejectsFilter, error) {
+	f := store.RejectsFilter{Sender: sender, UpTo: upTo}
+	if period != "" {
+		start, err := validPeriod(period)
+		if err != nil {
+			return f, err
+		}
+		f.From, f.To = store.FormatTime(start), store.FormatTime(start.AddDate(0, 1, 0))
+	}
+	return f, nil
+}
+
+// RejectRecord is a rejected record as a row of RejectsHeader.
+func RejectRecord(x *store.RejectRow, p *config.Partners) []string {
+	return []string{x.Sender, batch.Name(x.Sender, uint64(x.Sequence)), x.File, strconv.FormatInt(x.Line, 10),
+		strconv.FormatInt(x.EntryID, 10), x.Reason, message(x, p), x.StatusType, x.UserName, x.SessionID, x.NASID, x.EventTime,
+		strconv.FormatInt(x.SessionTime, 10)}
 }
 
 // message says, for the sender's people, what is wrong with the record.
-func (x *rejectRow) message(p *config.Partners) string {
-	user, realm := nai.Split(x.user)
-	switch x.reason {
+func message(x *store.RejectRow, p *config.Partners) string {
+	user, realm := nai.Split(x.UserName)
+	switch x.Reason {
 	case ReasonUnknownSender:
-		return fmt.Sprintf("sender %s is no partner in partners.csv", x.sender)
+		return fmt.Sprintf("sender %s is no partner in partners.csv", x.Sender)
 	case ReasonNoUser:
-		if x.user == "" {
+		if x.UserName == "" {
 			return "the record has no User-Name"
 		}
-		return fmt.Sprintf("User-Name %q has no user part", x.user)
+		return fmt.Sprintf("User-Name %q has no user part", x.UserName)
 	case ReasonNoRealm:
-		return fmt.Sprintf("User-Name %q has no realm (want user@realm, REALM\\user or user%%realm)", x.user)
+		return fmt.Sprintf("User-Name %q has no realm (want user@realm, REALM\\user or user%%realm)", x.UserName)
 	case ReasonUnknownRealm:
 		return fmt.Sprintf("realm %q (of user %q) belongs to no partner", strings.ToLower(realm), user)
 	case ReasonBadDuration:
-		return fmt.Sprintf("Acct-Session-Time %d s is over 7 days (%d s)", x.sessionTime, MaxDuration)
+		return fmt.Sprintf("Acct-Session-Time %d s is over 7 days (%d s)", x.SessionTime, MaxDuration)
 	case ReasonBadCounter:
-		return x.problem
+		return x.Problem
 	case ReasonFutureEvent:
-		return fmt.Sprintf("event time %s is later than the creation of its batch (%s): check the NAS's clock", x.event, x.created)
+		return fmt.Sprintf("event time %s is later than the creation of its batch (%s): check the NAS's clock", x.EventTime, x.Created)
 	}
 	for _, r := range Reasons() {
-		if r.Code == x.reason {
+		if r.Code == x.Reason {
 			return r.Meaning
 		}
 	}
-	return x.reason
+	return x.Reason
 }

@@ -91,8 +91,15 @@ type Setting struct {
 	EnvOnly             bool // a secret: never a flag (it would show in ps)
 }
 
-// Flag is the command-line flag name of the setting.
-func (s Setting) Flag() string { return strings.ReplaceAll(s.Key, "_", "-") }
+// Flag is the command-line flag name of the setting. The publish
+// destination's is --publish-to: roamreport's --publish is the switch
+// that publishes after reporting.
+func (s Setting) Flag() string {
+	if s.Section == "settlement" && s.Key == "publish" {
+		return "publish-to"
+	}
+	return strings.ReplaceAll(s.Key, "_", "-")
+}
 
 // Env is the environment variable of the setting.
 func (s Setting) Env() string { return "ROAM_" + strings.ToUpper(s.Key) }

@@ -98,6 +98,9 @@ type builder struct {
 	total    agg
 	buf      []byte
 	finished bool
+	// rejects writes an ISP's REJECTS file (the records it sent that
+	// roamclean rejected); nil: the folder has none.
+	rejects func(isp string, w io.Writer) error
 }
 
 func newBuilder(root string, p *config.Partners, h Header) (*builder, error) {
@@ -410,8 +413,17 @@ func (b *builder) writeISP(x *config.Partner, d *ispDetail) error {
 	if err := b.writeFile(id, "report.txt", func(w io.Writer) error { return writeText(w, b, v, x, d) }); err != nil {
 		return err
 	}
-	return b.writeFile(id, "statement.html", func(w io.Writer) error { return writeStatement(w, b, v, x, d) })
+	if err := b.writeFile(id, "statement.html", func(w io.Writer) error { return writeStatement(w, b, v, x, d) }); err != nil {
+		return err
+	}
+	if b.rejects == nil {
+		return nil
+	}
+	return b.writeFile(id, RejectsFile(id, b.h.Period), func(w io.Writer) error { return b.rejects(id, w) })
 }
+
+// RejectsFile is the name of an ISP's returned records in its folder.
+func RejectsFile(isp, period string) string { return isp + "_" + period + "_REJECTS.csv" }
 
 func (b *builder) writeOperator(nets map[string]*net, fees int64) error {
 	return b.writeFile(OperatorDir, "creditdebit.csv", func(w io.Writer) error {

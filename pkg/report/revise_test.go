@@ -79,7 +79,7 @@ func TestVerify(t *testing.T) {
 	w.put(goldenSessions[:len(goldenSessions)-1]...)
 	w.report("2026-10", false)
 	var out bytes.Buffer
-	if err := Verify(context.Background(), w.s, &out, "2026-10", 0); err != nil || !strings.Contains(out.String(), "all 27 files are identical") {
+	if err := Verify(context.Background(), w.s, &out, "2026-10", 0); err != nil || !strings.Contains(out.String(), "all 30 files are identical") {
 		t.Fatalf("verify of an untouched period: %v\n%s", err, out.String())
 	}
 	for _, f := range []string{"ISPB/detail.csv", "ISPA/ISPA_2026-10_DT.txt", "ISPC/report.txt", "ISPA/statement.html", "operator/creditdebit.csv", "ISPB/MANIFEST"} {

@@ -100,3 +100,33 @@ func scanReport(rows *sql.Rows, r *Report) error {
 	return rows.Scan(&r.ID, &r.Revision, &r.Period, &r.Folder, &r.CreatedAt, &r.Sessions, &r.Exceptions, &r.Seconds, &r.Billed,
 		&r.Provider, &r.Consumer, &r.Fees, &r.TariffsSHA256, &r.ContentSHA256, &r.FirstCharge, &r.LastCharge, &r.RejectsUpTo)
 }
+
+// FindReport returns a revision of a period (0: the latest); false when
+// there is none.
+func (d *DB) FindReport(ctx context.Context, period string, revision int64) (Report, bool, error) {
+	q := "SELECT " + reportColumns + " FROM reports WHERE period = ?"
+	args := []any{period}
+	if revision > 0 {
+		q += " AND revision = ?"
+		args = append(args, revision)
+	}
+	rows, err := d.sql.QueryContext(ctx, q+" ORDER BY revision DESC LIMIT 1", args...)
+	if err != nil {
+		return Report{}, false, err
+	}
+	defer rows.Close()
+	var r Report
+	if !rows.Next() {
+		return r, false, rows.Err()
+	}
+	return r, true, scanReport(rows, &r)
+}
+
+// HasPublication says whether the same MANIFEST of the same report was
+// already recorded as given to the ISP at the destination.
+func (d *DB) HasPublication(ctx context.Context, p *Publication) (bool, error) {
+	var n int64
+	err := d.sql.QueryRowContext(ctx, `SELECT count(*) FROM publications WHERE report_id = ? AND isp = ? AND destination = ?
+	AND folder = ? AND manifest_sha256 = ?`, p.ReportID, p.ISP, p.Destination, p.Folder, p.ManifestSHA256).Scan(&n)
+	return n > 0, err
+}
