@@ -164,7 +164,7 @@ func (p *publisher) publishAll(targets []isp) error {
 		p.run.Add(countFailed, 1)
 		p.run.Log.Error("not published", "isp", x.id, "destination", x.target.Name, "error", err.Error())
 		failed = append(failed, x.id)
-		if d != nil {
+		if d, ok := dests[x.target.key()]; ok {
 			// The connection may be broken: the next ISP dials again.
 			d.Close()
 			delete(dests, x.target.key())
