@@ -4,12 +4,14 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"roamsettle/internal/testbin"
+	"roamsettle/internal/vsftpdtest"
 	"roamsettle/pkg/batch"
 	"roamsettle/pkg/lock"
 	"roamsettle/pkg/spool"
@@ -94,5 +96,66 @@ func TestStagesThroughTheBinaries(t *testing.T) {
 	os.WriteFile(dt, data, 0o644)
 	if code, out := testbin.Run(t, "roamreport", nil, "--config", cfg, "verify", "--period", "2026-07"); code != 0 {
 		t.Errorf("verify while locked: exit %d\n%s", code, out)
+	}
+}
+
+// TestPublishThroughTheBinary: roamreport --publish and roamreport publish
+// to an FTPS server named in roam.toml (password and CA in files), a
+// second publish that sends nothing, and status --json.
+func TestPublishThroughTheBinary(t *testing.T) {
+	s := vsftpdtest.Start(t, vsftpdtest.Options{TLS: true, ISPs: []string{"ISPA", "ISPB"}})
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "ftp.pw"), []byte(s.Operator.Password+"\n"), 0o600)
+	cfg := filepath.Join(dir, "roam.toml")
+	os.WriteFile(cfg, []byte(fmt.Sprintf("[settlement]\ninbound = \"inbound\"\ndb = \"db/roam.db\"\nreports = \"reports\"\n"+
+		"publish = %q\npublish_password_file = \"ftp.pw\"\npublish_ca_file = %q\n", s.URL(s.Operator, "").String(), s.CAFile)), 0o644)
+	os.WriteFile(filepath.Join(dir, "partners.csv"), []byte("id,name,country,realms,timezone\n"+
+		"ISPA,Aimnet,USA,aimnet.com,America/Los_Angeles\nISPB,Connect.com,Australia,connect.com.au,Australia/Sydney\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "tariffs.csv"), []byte("local,home,valid_from,days,hours,provider_rate,consumer_rate,increment,minimum\n"+
+		"*,*,2026-01-01,*,*,0.0300,0.0500,60,60\n"), 0o644)
+	os.MkdirAll(filepath.Join(dir, "inbound"), 0o755)
+	w, err := batch.Create(filepath.Join(dir, "inbound"), "ISPB", 1, time.Date(2026, 8, 1, 0, 0, 0, 0, time.UTC))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 5; i++ {
+		start := time.Date(2026, 7, 2+i, 9, 0, 0, 0, time.UTC)
+		r := spool.Record{StatusType: spool.Stop, NAS: "nas1", SessionID: fmt.Sprint("P", i), UserName: "u@aimnet.com", SessionTime: 300,
+			EventTime: start, Received: start, Origin: "radius", PacketID: -1}
+		p := filepath.Join(t.TempDir(), "s.sess")
+		spool.Append(p, []spool.Record{r}, false)
+		if _, err := w.Add(p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := w.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	for _, bin := range []string{"roamload", "roamclean"} {
+		if code, out := testbin.Run(t, bin, nil, "--config", cfg); code != 0 {
+			t.Fatalf("%s: exit %d\n%s", bin, code, out)
+		}
+	}
+	code, out := testbin.Run(t, "roamreport", nil, "--config", cfg, "--period", "2026-07", "--publish")
+	if code != 0 || !strings.Contains(out, "published=2") {
+		t.Fatalf("roamreport --publish: exit %d\n%s", code, out)
+	}
+	for _, id := range []string{"ISPA", "ISPB"} {
+		if _, err := os.Stat(filepath.Join(s.Root, id, "2026-07", "MANIFEST")); err != nil {
+			t.Errorf("%s: %v", id, err)
+		}
+	}
+	code, out = testbin.Run(t, "roamreport", nil, "--config", cfg, "publish", "--period", "2026-07")
+	if code != 0 || !strings.Contains(out, "unchanged=2") || !strings.Contains(out, "files_sent=0") {
+		t.Errorf("second publish: exit %d\n%s", code, out)
+	}
+	status, err := exec.Command(testbin.Command(t, "roamreport"), "--config", cfg, "status", "--json").Output()
+	if err != nil || !strings.Contains(string(status), `"folder": "ISPB/2026-07"`) || !strings.Contains(string(status), `"not_published": []`) {
+		t.Errorf("status --json: %v\n%s", err, status)
+	}
+	// A wrong password in the environment (it wins over the file): exit 1 at once.
+	code, out = testbin.Run(t, "roamreport", []string{"ROAM_PUBLISH_PASSWORD=wrong"}, "--config", cfg, "publish", "--period", "2026-07", "--force")
+	if code != 1 || !strings.Contains(out, "refused") {
+		t.Errorf("wrong password: exit %d\n%s", code, out)
 	}
 }

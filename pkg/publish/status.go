@@ -113,18 +113,21 @@ func writeStatus(w io.Writer, rep *StatusReport, asJSON bool) error {
 		_, err := fmt.Fprintln(w, "nothing reported yet")
 		return err
 	}
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	for _, p := range rep.Periods {
 		for _, r := range p.Revisions {
-			fmt.Fprintf(tw, "%s\trevision %d\t%s\tsessions %d\tno_tariff %d\tprovider %s\tfees %s\tfolder %s\n",
-				p.Period, r.Revision, r.CreatedAt, r.Sessions, r.Exceptions, r.Provider, r.Fees, r.Folder)
+			fmt.Fprintf(w, "%s revision %d (%s), written %s: %d sessions, %d no_tariff, provider %s, fees %s\n",
+				p.Period, r.Revision, r.Folder, r.CreatedAt, r.Sessions, r.Exceptions, r.Provider, r.Fees)
+			tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 			for _, x := range r.Published {
-				fmt.Fprintf(tw, "\t  %s\tpublished %s\tto %s\t%s\t%d file(s), %d bytes sent\n", x.ISP, x.PublishedAt, x.Destination, x.Folder, x.FilesSent, x.BytesSent)
+				fmt.Fprintf(tw, "  %s\tpublished %s\t%s\t%s\t%d file(s), %d bytes sent\n", x.ISP, x.PublishedAt, x.Destination, x.Folder, x.FilesSent, x.BytesSent)
 			}
 			for _, id := range r.NotPublished {
-				fmt.Fprintf(tw, "\t  %s\tnot published\n", id)
+				fmt.Fprintf(tw, "  %s\tnot published\n", id)
+			}
+			if err := tw.Flush(); err != nil {
+				return err
 			}
 		}
 	}
-	return tw.Flush()
+	return nil
 }
