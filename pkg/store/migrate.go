@@ -278,6 +278,7 @@ CREATE TABLE publications (
 	published_at    TEXT    NOT NULL
 );
 CREATE INDEX publications_report ON publications (report_id, isp);
+CREATE INDEX raw_outcomes_rejected ON raw_outcomes (entry_id) WHERE record_status = 'rejected';
 CREATE TABLE publication_files (
 	publication_id INTEGER NOT NULL REFERENCES publications (publication_id),
 	file           TEXT    NOT NULL,

@@ -25,20 +25,23 @@ type RejectsFilter struct {
 }
 
 func (f RejectsFilter) query() (string, []any) {
-	q := `SELECT b.sender, b.sequence, m.name, r.line, r.entry_id, r.reason, r.status_type, coalesce(r.user_name_sent, ''),
-	coalesce(r.session_id, ''), coalesce(r.nas_id, ''), r.stop_time_gmt, r.session_time, coalesce(r.problem, ''), b.created
-	FROM raw r JOIN batches b USING (batch_id) JOIN members m USING (member_id)
-	WHERE r.record_status = 'rejected' AND b.sender = ?`
+	// From the rejected outcomes (a partial index holds just those), not
+	// the raw view: a period has millions of records and a few rejects.
+	q := `SELECT b.sender, b.sequence, m.name, d.line, d.entry_id, o.reason, d.status_type, coalesce(d.user_name_sent, ''),
+	coalesce(d.session_id, ''), coalesce(d.nas_id, ''), d.stop_time_gmt, d.session_time, coalesce(d.problem, ''), b.created
+	FROM raw_outcomes o JOIN raw_data d ON d.entry_id = o.entry_id JOIN batches b ON b.batch_id = d.batch_id
+	JOIN members m ON m.member_id = d.member_id
+	WHERE o.record_status = 'rejected' AND b.sender = ?`
 	args := []any{f.Sender}
 	if f.From != "" {
-		q += " AND r.stop_time_gmt >= ? AND r.stop_time_gmt < ?"
+		q += " AND d.stop_time_gmt >= ? AND d.stop_time_gmt < ?"
 		args = append(args, f.From, f.To)
 	}
 	if f.UpTo >= 0 {
-		q += " AND r.entry_id <= ?"
+		q += " AND o.entry_id <= ?"
 		args = append(args, f.UpTo)
 	}
-	return q + " ORDER BY b.sequence, m.position, r.line", args
+	return q + " ORDER BY b.sequence, m.position, d.line", args
 }
 
 // Rejects calls fn with each rejected record f picks, in batch, file and
