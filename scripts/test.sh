@@ -18,6 +18,7 @@ command -v db_load     >/dev/null 2>&1 || need+=(db-util)   # vsftpd test logins
 command -v curl        >/dev/null 2>&1 || need+=(curl ca-certificates)
 command -v openssl     >/dev/null 2>&1 || need+=(openssl)
 command -v chromium    >/dev/null 2>&1 || need+=(chromium)
+command -v systemd-analyze >/dev/null 2>&1 || need+=(systemd)
 if [ ${#need[@]} -gt 0 ]; then
 	echo "test.sh: installing ${need[*]}" >&2
 	SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
