@@ -259,3 +259,29 @@ func TestRejectsStayAsWritten(t *testing.T) {
 		t.Errorf("roamclean rejects: want the two rejected records of batch 2: %v\n%s", err, now)
 	}
 }
+
+// TestNoTariffRevisionNotPublished: a revision with sessions no tariff
+// prices needs a person (exit 3) and is not published, by --publish, by
+// the same run again (its report has nothing more to do) nor by the
+// hourly roamreport publish; publish --revision N publishes it as it is,
+// on purpose.
+func TestNoTariffRevisionNotPublished(t *testing.T) {
+	cfg := newCentralDir(t, "publish = \"published\"\n", "ISPB,ISPB,2026-01-01,*,*,0.0300,0.0500,60,60\n")
+	at := time.Date(2026, 7, 2, 9, 0, 0, 0, time.UTC)
+	addBatch(t, cfg, 1, spool.Record{StatusType: spool.Stop, NAS: "nas1", SessionID: "P0", UserName: "u@aimnet.com", SessionTime: 300,
+		EventTime: at, Received: at, Origin: "radius", PacketID: -1})
+	published := filepath.Join(filepath.Dir(cfg), "published")
+	for _, args := range [][]string{{"--period", "2026-07", "--publish"}, {"--period", "2026-07", "--publish"}, {"publish", "--period", "2026-07"}} {
+		code, out := testbin.Run(t, "roamreport", nil, append([]string{"--config", cfg}, args...)...)
+		if code != 3 || !strings.Contains(out, "no tariff") {
+			t.Errorf("roamreport %s: exit %d, want 3 (NO_TARIFF)\n%s", strings.Join(args, " "), code, out)
+		}
+		if _, err := os.Stat(published); err == nil {
+			t.Fatalf("roamreport %s published the revision with a NO_TARIFF session", strings.Join(args, " "))
+		}
+	}
+	code, out := testbin.Run(t, "roamreport", nil, "--config", cfg, "publish", "--period", "2026-07", "--revision", "1")
+	if code != 0 || !strings.Contains(out, "published=2") {
+		t.Errorf("publish --revision 1: exit %d\n%s", code, out)
+	}
+}
