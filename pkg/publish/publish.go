@@ -215,7 +215,14 @@ func (p *publisher) publishISP(d Destination, x isp) error {
 				there[f.name] = f
 			}
 		}
-	case !errors.Is(err, fs.ErrNotExist):
+	case errors.Is(err, fs.ErrNotExist):
+	case p.tooLarge(d, remoteManifest):
+		// Not a MANIFEST of ours (a few hundred bytes): trusted no more
+		// than a garbled one, so the whole set goes and replaces it.
+		p.run.Log.Warn("the MANIFEST at the destination is too large to be one of ours: sending the whole set and replacing it",
+			"isp", x.id, "destination", x.target.Name, "file", remoteManifest)
+		remote = nil
+	default:
 		return err
 	}
 	pub := &store.Publication{ReportID: p.rep.ID, ISP: x.id, Destination: x.target.Name, Folder: x.folder,
@@ -255,6 +262,13 @@ func (p *publisher) publishISP(d Destination, x isp) error {
 	}
 	pub.PublishedAt = store.FormatTime(p.opts.Now())
 	return p.db.AddPublication(p.ctx, pub)
+}
+
+// tooLarge says whether the destination has name and it is larger than a
+// MANIFEST may be.
+func (p *publisher) tooLarge(d Destination, name string) bool {
+	st, err := d.Stat(p.ctx, name)
+	return err == nil && st.Size() > maxManifest
 }
 
 // ensure sends one file unless the destination has it: listed with the
