@@ -58,7 +58,7 @@ func newApp(opts report.Options, pubOpts publish.Options) *cli.App {
 				Name:  "publish",
 				Usage: "upload each ISP's folder of a reported revision to its FTP directory (or folder): temporary names, sizes checked, MANIFEST last; what is there already is not sent again",
 				Flags: slices.Concat(flags, []cli.Flag{period,
-					&cli.Int64Flag{Name: "revision", Usage: "the revision to publish; default: the latest"},
+					&cli.Int64Flag{Name: "revision", Usage: "the revision to publish; default: the latest, unless it has NO_TARIFF sessions (those go only when named)"},
 					&cli.BoolFlag{Name: "force", Usage: "send every file even when the destination has it"}}),
 				Action: app.Action(app.Spec{Need: need, Sections: []string{"settlement"}, Lock: centralLock},
 					func(c *cli.Context, r *stage.Run, cfg *config.Config) error {

@@ -159,3 +159,129 @@ func TestPublishThroughTheBinary(t *testing.T) {
 		t.Errorf("wrong password: exit %d\n%s", code, out)
 	}
 }
+
+// newCentralDir writes a central host's roam.toml (with extra in its
+// [settlement]), partners.csv of ISPA and ISPB and tariffs.csv (its rows
+// after the header) and returns the roam.toml path.
+func newCentralDir(t *testing.T, extra, tariffRows string) string {
+	t.Helper()
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "roam.toml")
+	os.WriteFile(cfg, []byte("[settlement]\ninbound = \"inbound\"\ndb = \"db/roam.db\"\nreports = \"reports\"\n"+extra), 0o644)
+	os.WriteFile(filepath.Join(dir, "partners.csv"), []byte("id,name,country,realms,timezone\n"+
+		"ISPA,Aimnet,USA,aimnet.com,America/Los_Angeles\nISPB,Connect.com,Australia,connect.com.au,Australia/Sydney\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "tariffs.csv"), []byte("local,home,valid_from,days,hours,provider_rate,consumer_rate,increment,minimum\n"+
+		tariffRows), 0o644)
+	os.MkdirAll(filepath.Join(dir, "inbound"), 0o755)
+	return cfg
+}
+
+// addBatch puts batch seq of ISPB in inbound/, one spool file a record,
+// and loads and cleans it (roamload, roamclean: exit 0 or 3).
+func addBatch(t *testing.T, cfg string, seq uint64, recs ...spool.Record) {
+	t.Helper()
+	w, err := batch.Create(filepath.Join(filepath.Dir(cfg), "inbound"), "ISPB", seq, time.Date(2026, 8, 1, 0, 0, 0, 0, time.UTC))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, r := range recs {
+		p := filepath.Join(t.TempDir(), fmt.Sprintf("s%d.sess", i))
+		spool.Append(p, []spool.Record{r}, false)
+		if _, err := w.Add(p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := w.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	if code, out := testbin.Run(t, "roamload", nil, "--config", cfg); code != 0 {
+		t.Fatalf("roamload: exit %d\n%s", code, out)
+	}
+	if code, out := testbin.Run(t, "roamclean", nil, "--config", cfg); code != 0 && code != 3 {
+		t.Fatalf("roamclean: exit %d\n%s", code, out)
+	}
+}
+
+// TestRejectsStayAsWritten: an ISP's REJECTS file is the rejected records
+// as they were judged when its revision was written. A later batch that
+// makes the rejected record a duplicate of a copy received earlier by
+// another route (roamclean reclassifies it), another rejected record of
+// the period, and a roamclean --rebuild change nothing of it: verify
+// passes, and the folder written again holds the same bytes; roamclean
+// rejects lists the records as they are now.
+func TestRejectsStayAsWritten(t *testing.T) {
+	cfg := newCentralDir(t, "", "*,*,2026-01-01,*,*,0.0300,0.0500,60,60\n")
+	at := time.Date(2026, 7, 2, 9, 0, 0, 0, time.UTC)
+	stop := func(sid, user string, received time.Time) spool.Record {
+		return spool.Record{StatusType: spool.Stop, NAS: "nas1", SessionID: sid, UserName: user, SessionTime: 300,
+			EventTime: at, Received: received, Origin: "radius", PacketID: -1}
+	}
+	lost := stop("X1", "lost@nowhere.org", at.Add(20*time.Second))
+	addBatch(t, cfg, 1, stop("P0", "u@aimnet.com", at), lost)
+	if code, out := testbin.Run(t, "roamreport", nil, "--config", cfg, "--period", "2026-07"); code != 0 {
+		t.Fatalf("roamreport: exit %d\n%s", code, out)
+	}
+	rejects := filepath.Join(filepath.Dir(cfg), "reports", "2026-07", "ISPB", "ISPB_2026-07_REJECTS.csv")
+	written, _ := os.ReadFile(rejects)
+	if !strings.Contains(string(written), "lost@nowhere.org") {
+		t.Fatalf("ISPB's REJECTS file lacks its rejected record:\n%s", written)
+	}
+	verify := func(when string) {
+		t.Helper()
+		if code, out := testbin.Run(t, "roamreport", nil, "--config", cfg, "verify", "--period", "2026-07"); code != 0 {
+			t.Errorf("verify %s: exit %d\n%s", when, code, out)
+		}
+	}
+	verify("after the report")
+	if code, out := testbin.Run(t, "roamclean", nil, "--config", cfg, "--rebuild"); code != 3 {
+		t.Fatalf("roamclean --rebuild: exit %d\n%s", code, out)
+	}
+	verify("after roamclean --rebuild")
+
+	early := lost
+	early.Received = at.Add(5 * time.Second)
+	addBatch(t, cfg, 2, early, stop("X2", "other@nowhere.org", at))
+	verify("after a batch reclassified the rejected record and brought another")
+	if code, out := testbin.Run(t, "roamclean", nil, "--config", cfg, "--rebuild"); code != 3 {
+		t.Fatalf("roamclean --rebuild: exit %d\n%s", code, out)
+	}
+	verify("after the batch and roamclean --rebuild")
+	// ISPB's folder damaged: the next run writes it again, the same bytes.
+	os.Remove(filepath.Join(filepath.Dir(rejects), "MANIFEST"))
+	if code, out := testbin.Run(t, "roamreport", nil, "--config", cfg, "--period", "2026-07"); code != 0 || !strings.Contains(out, "writing it again") {
+		t.Fatalf("roamreport on a damaged folder: exit %d\n%s", code, out)
+	}
+	if again, _ := os.ReadFile(rejects); string(again) != string(written) {
+		t.Errorf("REJECTS written again differs:\n%s\nwas\n%s", again, written)
+	}
+	now, err := exec.Command(testbin.Command(t, "roamclean"), "--config", cfg, "rejects", "--sender", "ISPB", "--period", "2026-07").Output()
+	if err != nil || strings.Count(string(now), "UNKNOWN_REALM") != 2 || !strings.Contains(string(now), "ISPB-0000000002,s0.sess") {
+		t.Errorf("roamclean rejects: want the two rejected records of batch 2: %v\n%s", err, now)
+	}
+}
+
+// TestNoTariffRevisionNotPublished: a revision with sessions no tariff
+// prices needs a person (exit 3) and is not published, by --publish, by
+// the same run again (its report has nothing more to do) nor by the
+// hourly roamreport publish; publish --revision N publishes it as it is,
+// on purpose.
+func TestNoTariffRevisionNotPublished(t *testing.T) {
+	cfg := newCentralDir(t, "publish = \"published\"\n", "ISPB,ISPB,2026-01-01,*,*,0.0300,0.0500,60,60\n")
+	at := time.Date(2026, 7, 2, 9, 0, 0, 0, time.UTC)
+	addBatch(t, cfg, 1, spool.Record{StatusType: spool.Stop, NAS: "nas1", SessionID: "P0", UserName: "u@aimnet.com", SessionTime: 300,
+		EventTime: at, Received: at, Origin: "radius", PacketID: -1})
+	published := filepath.Join(filepath.Dir(cfg), "published")
+	for _, args := range [][]string{{"--period", "2026-07", "--publish"}, {"--period", "2026-07", "--publish"}, {"publish", "--period", "2026-07"}} {
+		code, out := testbin.Run(t, "roamreport", nil, append([]string{"--config", cfg}, args...)...)
+		if code != 3 || !strings.Contains(out, "no tariff") {
+			t.Errorf("roamreport %s: exit %d, want 3 (NO_TARIFF)\n%s", strings.Join(args, " "), code, out)
+		}
+		if _, err := os.Stat(published); err == nil {
+			t.Fatalf("roamreport %s published the revision with a NO_TARIFF session", strings.Join(args, " "))
+		}
+	}
+	code, out := testbin.Run(t, "roamreport", nil, "--config", cfg, "publish", "--period", "2026-07", "--revision", "1")
+	if code != 0 || !strings.Contains(out, "published=2") {
+		t.Errorf("publish --revision 1: exit %d\n%s", code, out)
+	}
+}

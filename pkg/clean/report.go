@@ -147,7 +147,7 @@ var RejectsHeader = []string{"sender", "batch", "file", "line", "entry_id", "rea
 // by event time): its reason, a message for people and its lineage
 // (batch, spool file, line), so the sender can fix and resend it.
 func Rejects(ctx context.Context, s *config.Settlement, w io.Writer, sender, period string) error {
-	f, err := RejectsOf(sender, period, -1)
+	f, err := RejectsOf(sender, period)
 	if err != nil {
 		return err
 	}
@@ -169,9 +169,9 @@ func Rejects(ctx context.Context, s *config.Settlement, w io.Writer, sender, per
 }
 
 // RejectsOf is the filter of a sender's rejected records of a period
-// ("" for all) up to a raw entry (negative: all).
-func RejectsOf(sender, period string, upTo int64) (store.RejectsFilter, error) {
-	f := store.RejectsFilter{Sender: sender, UpTo: upTo}
+// ("" for all).
+func RejectsOf(sender, period string) (store.RejectsFilter, error) {
+	f := store.RejectsFilter{Sender: sender}
 	if period != "" {
 		start, err := validPeriod(period)
 		if err != nil {

@@ -375,12 +375,23 @@ func (l *loader) secretFile(section, key string) string {
 	if v == "" {
 		return ""
 	}
-	b, err := readSmallFile(l.resolve(v), maxSecretSize)
+	secret, err := ReadSecretFile(l.resolve(v))
 	if err != nil {
 		report("cannot read secret file: %v", err)
 		return ""
 	}
-	return strings.TrimRight(string(b), "\r\n")
+	return secret
+}
+
+// ReadSecretFile reads a password file: a regular file of at most 64 KiB
+// (a FIFO or a device is refused, never waited on), its line ending
+// dropped.
+func ReadSecretFile(path string) (string, error) {
+	b, err := readSmallFile(path, maxSecretSize)
+	if err != nil {
+		return "", err
+	}
+	return strings.TrimRight(string(b), "\r\n"), nil
 }
 
 // Bounds of what the configuration reads: a path pointing at a device, a

@@ -51,6 +51,11 @@ func (p *Partners) ByRealm(realm string) (*Partner, bool) {
 // it appears in file names and FTP paths.
 var idPattern = regexp.MustCompile(`^[A-Za-z0-9_]{1,32}$`)
 
+// OperatorDir is the folder of the operator's own files beside the
+// partners' in a reported period (pkg/report), so no partner id: in any
+// case, for folders that do not tell case apart.
+const OperatorDir = "operator"
+
 var (
 	partnerColumns = []string{"id", "name", "country", "realms", "timezone"}
 	// Optional: for ISPs with their own FTP account.
@@ -90,6 +95,8 @@ func ParsePartners(r io.Reader, name string) (*Partners, error) {
 		x := &Partner{ID: row.get("id"), Name: row.get("name"), Country: row.get("country"), Line: ln}
 		if !idPattern.MatchString(x.ID) {
 			errs.add(name, ln, "id", "%q is not a valid partner id (letters, digits, _; at most 32)", x.ID)
+		} else if strings.EqualFold(x.ID, OperatorDir) {
+			errs.add(name, ln, "id", "%q is the name of the operator's folder of a reported period: not a partner id", x.ID)
 		} else if prev, dup := p.byID[x.ID]; dup {
 			errs.add(name, ln, "id", "duplicate partner id %q (also on line %d)", x.ID, prev.Line)
 		}

@@ -4,9 +4,8 @@ import (
 	"context"
 	"fmt"
 	"net/url"
-	"os"
-	"strings"
 
+	"roamsettle/pkg/config"
 	"roamsettle/pkg/transport/ftp"
 	"roamsettle/pkg/transport/local"
 )
@@ -48,11 +47,10 @@ func Dial(ctx context.Context, t Target) (Destination, error) {
 	}
 	pw := t.Password
 	if t.PasswordFile != "" {
-		b, err := os.ReadFile(t.PasswordFile)
-		if err != nil {
+		var err error
+		if pw, err = config.ReadSecretFile(t.PasswordFile); err != nil {
 			return nil, fmt.Errorf("password for %s: %w", t.Name, err)
 		}
-		pw = strings.TrimRight(string(b), "\r\n")
 	}
 	c, err := ftp.Dial(ctx, ftp.Options{URL: t.URL, Password: pw, CAFile: t.CAFile})
 	if err != nil {

@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -311,5 +312,72 @@ func TestPublishPerISPAccounts(t *testing.T) {
 		if !strings.Contains(s.LogText(), "["+s.ISP[id].User+"] OK LOGIN") {
 			t.Errorf("no login as %s in the server's log", s.ISP[id].User)
 		}
+	}
+}
+
+// An ISP's own account whose password file is missing, a FIFO, a folder
+// or far too large: that ISP fails at once, naming the file, and the
+// others are published (a FIFO with no writer never hangs the run).
+func TestPublishPerISPPasswordFileBad(t *testing.T) {
+	s := vsftpdtest.Start(t, vsftpdtest.Options{ISPs: isps})
+	for _, tc := range []struct {
+		name string
+		make func(path string)
+	}{
+		{"missing", func(string) {}},
+		{"a FIFO", func(p string) {
+			if err := syscall.Mkfifo(p, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			// Were it opened blocking, this lets the open return.
+			t.Cleanup(func() {
+				if f, err := os.OpenFile(p, os.O_WRONLY|syscall.O_NONBLOCK, 0); err == nil {
+					f.Close()
+				}
+			})
+		}},
+		{"a folder", func(p string) { os.Mkdir(p, 0o700) }},
+		{"too large", func(p string) { os.WriteFile(p, make([]byte, 1<<20), 0o600) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			var p strings.Builder
+			p.WriteString("id,name,country,realms,timezone,publish,publish_password_file\n")
+			for i, line := range strings.Split(strings.TrimSpace(partnersCSV), "\n")[1:] {
+				a := s.ISP[isps[i]]
+				pw := filepath.Join(dir, isps[i]+".pw")
+				if isps[i] == "ISPB" {
+					tc.make(pw)
+				} else {
+					os.WriteFile(pw, []byte(a.Password+"\n"), 0o600)
+				}
+				fmt.Fprintf(&p, "%s,%s,%s\n", line, s.URL(a, ""), pw)
+			}
+			c := newCentral(t, "", p.String(), 6)
+			type result struct {
+				run  *stage.Run
+				logs string
+				err  error
+			}
+			done := make(chan result, 1)
+			go func() {
+				run, logs, err := c.publish(Options{})
+				done <- result{run, logs, err}
+			}()
+			var r result
+			select {
+			case r = <-done:
+			case <-time.After(10 * time.Second):
+				t.Fatal("publish hangs on ISPB's password file")
+			}
+			if stage.ExitCode(r.err) != 1 || !strings.Contains(r.err.Error(), "ISPB") || !strings.Contains(r.logs, "ISPB.pw") {
+				t.Errorf("want exit 1 naming ISPB and its password file: %v\n%s", r.err, r.logs)
+			}
+			// The same server for every case: ISPA's and ISPC's sets are
+			// there after the first.
+			if n := r.run.Count(countPublished) + r.run.Count(countUnchanged); n != 2 || r.run.Count(countFailed) != 1 {
+				t.Errorf("%d published or unchanged, %d failed: want ISPA and ISPC at their destinations\n%s", n, r.run.Count(countFailed), r.logs)
+			}
+		})
 	}
 }

@@ -45,9 +45,11 @@ type Destination interface {
 
 // Options are roamreport publish's switches.
 type Options struct {
-	Period   string
-	Revision int64 // 0: the latest
-	Force    bool  // send every file even when the destination has it
+	Period string
+	// Revision is the one to publish; 0: the latest, unless it has
+	// NO_TARIFF sessions (exit 3): one of those goes only when named.
+	Revision int64
+	Force    bool // send every file even when the destination has it
 	Now      func() time.Time
 	// Dial opens a destination; nil: Dial (FTP, FTPS or a folder).
 	Dial func(ctx context.Context, t Target) (Destination, error)
@@ -103,6 +105,13 @@ func Publish(ctx context.Context, run *stage.Run, s *config.Settlement, opts Opt
 			return stage.Usagef("%s has no revision %d: see roamreport status", opts.Period, opts.Revision)
 		}
 		return stage.Usagef("%s has not been reported: run roamreport --period %s first", opts.Period, opts.Period)
+	}
+	if rep.Exceptions > 0 && opts.Revision == 0 {
+		// Its report needed a person (exit 3); a later run, or the hourly
+		// publish, must not send it out behind their back.
+		return &stage.AttentionError{Msg: fmt.Sprintf("revision %d of %s has %d session(s) with no tariff (NO_TARIFF): not published; "+
+			"price them (tariffs.csv, then roamreport --period %s --revise) or publish it as it is with --revision %d",
+			rep.Revision, rep.Period, rep.Exceptions, rep.Period, rep.Revision)}
 	}
 	for i := range targets {
 		targets[i].folder = path.Join(targets[i].folder, rep.Folder)
@@ -206,7 +215,14 @@ func (p *publisher) publishISP(d Destination, x isp) error {
 				there[f.name] = f
 			}
 		}
-	case !errors.Is(err, fs.ErrNotExist):
+	case errors.Is(err, fs.ErrNotExist):
+	case p.tooLarge(d, remoteManifest):
+		// Not a MANIFEST of ours (a few hundred bytes): trusted no more
+		// than a garbled one, so the whole set goes and replaces it.
+		p.run.Log.Warn("the MANIFEST at the destination is too large to be one of ours: sending the whole set and replacing it",
+			"isp", x.id, "destination", x.target.Name, "file", remoteManifest)
+		remote = nil
+	default:
 		return err
 	}
 	pub := &store.Publication{ReportID: p.rep.ID, ISP: x.id, Destination: x.target.Name, Folder: x.folder,
@@ -246,6 +262,13 @@ func (p *publisher) publishISP(d Destination, x isp) error {
 	}
 	pub.PublishedAt = store.FormatTime(p.opts.Now())
 	return p.db.AddPublication(p.ctx, pub)
+}
+
+// tooLarge says whether the destination has name and it is larger than a
+// MANIFEST may be.
+func (p *publisher) tooLarge(d Destination, name string) bool {
+	st, err := d.Stat(p.ctx, name)
+	return err == nil && st.Size() > maxManifest
 }
 
 // ensure sends one file unless the destination has it: listed with the

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"roamsettle/internal/vsftpdtest"
 	"roamsettle/pkg/stage"
 )
 
@@ -203,5 +204,51 @@ func TestStatus(t *testing.T) {
 	if r.Sessions != 12 || len(r.Published) != 3 || len(r.NotPublished) != 0 || r.Published[1].ISP != "ISPB" ||
 		r.Published[1].Folder != "ISPB/2026-07" || r.Published[1].FilesSent == 0 {
 		t.Errorf("status: %+v", r)
+	}
+}
+
+// A remote MANIFEST that is not a whole one of ours (garbage, cut short,
+// empty, a line too long, far too large) is not trusted: the next publish
+// sends the whole set and replaces it, to a folder and over FTP.
+func TestPublishOverDamagedRemoteManifest(t *testing.T) {
+	s := vsftpdtest.Start(t, vsftpdtest.Options{ISPs: isps})
+	for _, dest := range []string{"folder", "ftp"} {
+		for _, tc := range []struct {
+			name   string
+			damage func([]byte) []byte
+		}{
+			{"garbage", func([]byte) []byte { return []byte("hello\x00world\n") }},
+			{"cut short", func(b []byte) []byte { return b[:len(b)-4] }},
+			{"empty", func([]byte) []byte { return nil }},
+			{"a line too long", func(b []byte) []byte { return append(b[:14:14], bytes.Repeat([]byte("y"), 100<<10)...) }},
+			{"too large", func(b []byte) []byte { return bytes.Repeat(b, maxManifest/len(b)+1) }},
+		} {
+			t.Run(dest+" "+tc.name, func(t *testing.T) {
+				c := newCentral(t, "published", "", 6)
+				root := filepath.Join(c.dir, "published")
+				if dest == "ftp" {
+					folder := strings.NewReplacer("/", "-", " ", "-").Replace(t.Name())
+					u := s.URL(s.Operator, folder)
+					c.s.Publish, c.s.PublishURL, c.s.PublishPassword = u.String(), u, s.Operator.Password
+					root = filepath.Join(s.Root, folder)
+				}
+				if _, _, err := c.publish(Options{}); err != nil {
+					t.Fatal(err)
+				}
+				m := filepath.Join(root, "ISPB", "2026-07", "MANIFEST")
+				b, _ := os.ReadFile(m)
+				os.WriteFile(m, tc.damage(b), 0o644)
+				run, logs, err := c.publish(Options{})
+				if err != nil {
+					t.Fatalf("publish over a damaged MANIFEST: %v\n%s", err, logs)
+				}
+				if run.Count(countPublished) != 1 || run.Count(countFiles) != 9 {
+					t.Errorf("published %d, files sent %d: want ISPB's whole set", run.Count(countPublished), run.Count(countFiles))
+				}
+				if got, _ := os.ReadFile(m); !bytes.Equal(got, b) {
+					t.Error("the damaged MANIFEST was not replaced")
+				}
+			})
+		}
 	}
 }

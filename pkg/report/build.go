@@ -19,8 +19,9 @@ import (
 	"roamsettle/pkg/durable"
 )
 
-// OperatorDir is the folder of the operator's own files in a period.
-const OperatorDir = "operator"
+// OperatorDir is the folder of the operator's own files in a period (no
+// partner may have it as its id).
+const OperatorDir = config.OperatorDir
 
 // Header is what every report's header says.
 type Header struct {

@@ -184,6 +184,13 @@ func (r *reporter) write(revision int64, old *store.Report) error {
 	if rep.RejectsUpTo, err = r.tx.CleanedUpTo(); err != nil {
 		return err
 	}
+	window, err := clean.RejectsOf("", period)
+	if err != nil {
+		return err
+	}
+	if err := r.tx.RecordRejects(reportID, window.From, window.To); err != nil {
+		return err
+	}
 	total, err := r.tx.CountSessions(period)
 	if err != nil {
 		return err
@@ -218,7 +225,7 @@ func (r *reporter) write(revision int64, old *store.Report) error {
 	}
 	tmp, err := r.tempBeside(revision)
 	if err == nil {
-		tmp, err = r.build(tmp, revision, rep.RejectsUpTo, lines, old, put, hash)
+		tmp, err = r.build(tmp, revision, reportID, lines, old, put, hash)
 	}
 	if err != nil {
 		lines.Close()
@@ -280,7 +287,7 @@ func (r *reporter) rewrite(rep store.Report) error {
 	}
 	tmp, err := r.tempBeside(rep.Revision)
 	if err == nil {
-		tmp, err = r.build(tmp, rep.Revision, rep.RejectsUpTo, chargeStream{lines}, old, nil, nil)
+		tmp, err = r.build(tmp, rep.Revision, rep.ID, chargeStream{lines}, old, nil, nil)
 	}
 	if err != nil {
 		lines.Close()
@@ -370,19 +377,17 @@ func (r *reporter) tempBeside(revision int64) (string, error) {
 // The lines are read, rated and stored (put) on this goroutine and the
 // files written and hashed on another, a batch of lines at a time: the
 // two halves take about as long, and the order of both is the lines'.
-func (r *reporter) build(tmp string, revision, rejectsUpTo int64, lines stream, old *store.Report, put func(*Line) error, hash *content) (string, error) {
+func (r *reporter) build(tmp string, revision, reportID int64, lines stream, old *store.Report, put func(*Line) error, hash *content) (string, error) {
 	b, err := newBuilder(tmp, r.s.Partners, Header{Operator: r.s.Operator, Currency: r.s.Currency, Period: r.opts.Period, Revision: revision})
 	if err != nil {
 		return "", err
 	}
 	// The REJECTS files are read when the folder is finished, on the
-	// transaction's connection (free by then); the raw records up to
-	// rejectsUpTo do not change, so neither do the files.
+	// transaction's connection (free by then), from the rejected records
+	// the report recorded when it was written (RecordRejects): roamclean
+	// may judge them otherwise since, the files do not change.
 	b.rejects = func(isp string, w io.Writer) error {
-		f, err := clean.RejectsOf(isp, r.opts.Period, rejectsUpTo)
-		if err != nil {
-			return err
-		}
+		f := store.RejectsFilter{Sender: isp, Report: reportID}
 		cw := csv.NewWriter(w)
 		cw.Write(clean.RejectsHeader)
 		if err := r.tx.Rejects(f, func(x *store.RejectRow) error { return cw.Write(clean.RejectRecord(x, r.s.Partners)) }); err != nil {

@@ -115,7 +115,7 @@ func Verify(ctx context.Context, s *config.Settlement, w io.Writer, period strin
 	if err != nil {
 		return err
 	}
-	if _, err := r.build(filepath.Join(tmp, "v"), rep.Revision, rep.RejectsUpTo, lines, old, nil, nil); err != nil {
+	if _, err := r.build(filepath.Join(tmp, "v"), rep.Revision, rep.ID, lines, old, nil, nil); err != nil {
 		return err
 	}
 	disk := filepath.Join(s.Reports, rep.Folder)

@@ -288,6 +288,20 @@ CREATE TABLE publication_files (
 	PRIMARY KEY (publication_id, file)
 ) WITHOUT ROWID;
 `},
+	{6, "report_rejects: the rejected records each revision's REJECTS files list, as judged when it was written", `
+CREATE TABLE report_rejects (
+	report_id INTEGER NOT NULL REFERENCES reports (report_id),
+	entry_id  INTEGER NOT NULL,
+	reason    TEXT    NOT NULL,
+	PRIMARY KEY (report_id, entry_id)
+) WITHOUT ROWID;
+INSERT INTO report_rejects (report_id, entry_id, reason)
+SELECT r.report_id, o.entry_id, o.reason FROM reports r
+JOIN raw_outcomes o ON o.record_status = 'rejected' AND o.entry_id <= r.rejects_upto
+JOIN raw_data d ON d.entry_id = o.entry_id
+WHERE d.stop_time_gmt >= r.period || '-01T00:00:00.000000000Z'
+AND d.stop_time_gmt < strftime('%Y-%m-01T00:00:00.000000000Z', r.period || '-01', '+1 month');
+`},
 }
 
 // migrate brings the schema up to date, one transaction per migration, so

@@ -1,6 +1,9 @@
 package store
 
-import "context"
+import (
+	"context"
+	"fmt"
+)
 
 // RejectRow is a rejected raw record with its lineage, for the sender.
 type RejectRow struct {
@@ -16,30 +19,32 @@ type RejectRow struct {
 }
 
 // RejectsFilter picks the rejected records of one sender: of a period by
-// event time (From, To: stored times; "" for no bound) and up to a raw
-// entry (negative: all).
+// event time (From, To: stored times; "" for no bound), or those a
+// reported revision recorded (Report, not 0) as they were judged when it
+// was written.
 type RejectsFilter struct {
 	Sender   string
 	From, To string
-	UpTo     int64
+	Report   int64
 }
 
 func (f RejectsFilter) query() (string, []any) {
 	// From the rejected outcomes (a partial index holds just those), not
 	// the raw view: a period has millions of records and a few rejects.
+	from, args := "raw_outcomes o", []any{}
+	where := "o.record_status = 'rejected'"
+	if f.Report != 0 {
+		from, where, args = "report_rejects o", "o.report_id = ?", append(args, f.Report)
+	}
 	q := `SELECT b.sender, b.sequence, m.name, d.line, d.entry_id, o.reason, d.status_type, coalesce(d.user_name_sent, ''),
 	coalesce(d.session_id, ''), coalesce(d.nas_id, ''), d.stop_time_gmt, d.session_time, coalesce(d.problem, ''), b.created
-	FROM raw_outcomes o JOIN raw_data d ON d.entry_id = o.entry_id JOIN batches b ON b.batch_id = d.batch_id
+	FROM ` + from + ` JOIN raw_data d ON d.entry_id = o.entry_id JOIN batches b ON b.batch_id = d.batch_id
 	JOIN members m ON m.member_id = d.member_id
-	WHERE o.record_status = 'rejected' AND b.sender = ?`
-	args := []any{f.Sender}
+	WHERE ` + where + ` AND b.sender = ?`
+	args = append(args, f.Sender)
 	if f.From != "" {
 		q += " AND d.stop_time_gmt >= ? AND d.stop_time_gmt < ?"
 		args = append(args, f.From, f.To)
-	}
-	if f.UpTo >= 0 {
-		q += " AND o.entry_id <= ?"
-		args = append(args, f.UpTo)
 	}
 	return q + " ORDER BY b.sequence, m.position, d.line", args
 }
@@ -101,4 +106,29 @@ func (t *ReportTx) Rejects(f RejectsFilter, fn func(*RejectRow) error) error {
 			return err
 		}
 	}
+}
+
+// RecordRejects records, for a revision being written, the rejected
+// records of its period (event times from, to: stored times) as they are
+// judged now: its REJECTS files are written from them, and written again
+// or verified from them later, whatever roamclean makes of those records
+// since (a copy received earlier by another route turns one into a
+// DUPLICATE).
+func (t *ReportTx) RecordRejects(reportID int64, from, to string) error {
+	s, err := t.stmt(`INSERT INTO report_rejects (report_id, entry_id, reason)
+	SELECT ?, o.entry_id, o.reason FROM raw_outcomes o JOIN raw_data d ON d.entry_id = o.entry_id
+	WHERE o.record_status = 'rejected' AND d.stop_time_gmt >= ? AND d.stop_time_gmt < ?`)
+	if err != nil {
+		return err
+	}
+	if err := s.bindInt64(1, reportID); err != nil {
+		return err
+	}
+	if err := bindTexts(s, 2, from, to); err != nil {
+		return err
+	}
+	if err := s.exec(); err != nil {
+		return fmt.Errorf("record the rejected records of report %d: %w", reportID, err)
+	}
+	return nil
 }

@@ -40,8 +40,8 @@ type Report struct {
 	TariffsSHA256, ContentSHA256     string
 	FirstCharge, LastCharge          int64
 	// RejectsUpTo is the last raw entry cleaned when the revision was
-	// written: its REJECTS files list the rejected records up to it, so
-	// writing them again gives the same bytes.
+	// written. Its REJECTS files list the rejected records it recorded
+	// then (RecordRejects), so writing them again gives the same bytes.
 	RejectsUpTo int64
 }
 

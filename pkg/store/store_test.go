@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"fmt"
 	"math"
 	"path/filepath"
 	"strings"
@@ -218,5 +219,76 @@ func TestMigrateV1(t *testing.T) {
 		record_status, event_stamped, input_octets, output_octets, input_packets, output_packets, batch_id, member_id, line, problem)
 		VALUES (2, 'Stop', 60, 0, 't', 'c', 'loaded', 0, NULL, 8, 9, 10, 1, 1, 3, 'too large')`); err != nil {
 		t.Errorf("a NULL counter after migration: %v", err)
+	}
+}
+
+// A database at schema 5 gets, for each report, the rejected records its
+// REJECTS files listed then (rejected, of its period, up to its
+// rejects_upto) in report_rejects.
+func TestMigrateV5RecordsRejects(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "roam.db")
+	db, err := sql.Open("sqlite", path+"?"+pragmas)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)"); err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range migrations[:5] {
+		if err := apply(ctx, db, m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, q := range []string{
+		`INSERT INTO reports (report_id, period, revision, folder, created_at, sessions, exceptions, seconds, billed_seconds, provider,
+		consumer, fees, tariffs_sha256, content_sha256, rejects_upto) VALUES
+		(1, '2026-07', 1, '2026-07', 'c', 0, 0, 0, 0, 0, 0, 0, '', '', 5), (2, '2026-12', 1, '2026-12', 'c', 0, 0, 0, 0, 0, 0, 0, '', '', 9)`,
+	} {
+		if _, err := db.Exec(q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, r := range []struct {
+		id            int64
+		stop, outcome string
+	}{
+		{1, "2026-07-01T00:00:00.000000000Z", "rejected"},  // 1: July's
+		{2, "2026-07-31T23:59:59.999999999Z", "rejected"},  // 1: July's
+		{3, "2026-08-01T00:00:00.000000000Z", "rejected"},  // August
+		{4, "2026-07-10T00:00:00.000000000Z", "duplicate"}, // not rejected
+		{5, "2026-06-30T23:59:59.999999999Z", "rejected"},  // June
+		{6, "2026-07-10T00:00:00.000000000Z", "rejected"},  // after July's rejects_upto
+		{7, "2026-12-31T12:00:00.000000000Z", "rejected"},  // 2: December's (the year turns)
+		{8, "2027-01-01T00:00:00.000000000Z", "rejected"},  // January 2027
+	} {
+		if _, err := db.Exec(`INSERT INTO raw_data (entry_id, status_type, session_time, delay_time, stop_time_gmt, create_date,
+			record_status, event_stamped, input_octets, output_octets, input_packets, output_packets, batch_id, member_id, line)
+			VALUES (?, 'Stop', 60, 0, ?, 'c', 'loaded', 0, 0, 0, 0, 0, 1, 1, ?)`, r.id, r.stop, r.id); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := db.Exec("INSERT INTO raw_outcomes (entry_id, record_status, reason, run_id) VALUES (?, ?, 'R', 1)", r.id, r.outcome); err != nil {
+			t.Fatal(err)
+		}
+	}
+	db.Close()
+	d, err := Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	rows, err := d.SQL().Query("SELECT report_id, entry_id FROM report_rejects ORDER BY report_id, entry_id")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var got []string
+	for rows.Next() {
+		var rep, entry int64
+		rows.Scan(&rep, &entry)
+		got = append(got, fmt.Sprintf("%d:%d", rep, entry))
+	}
+	if strings.Join(got, " ") != "1:1 1:2 2:7" {
+		t.Errorf("report_rejects after migration: %v, want 1:1 1:2 2:7", got)
 	}
 }
