@@ -93,10 +93,24 @@ func NoArgs(c *cli.Context) error {
 	return nil
 }
 
+// ConfigPath is the configuration file: --config at any level (before or
+// after the subcommand), else ROAM_CONFIG, else roam.toml.
+func ConfigPath(c *cli.Context) string {
+	if IsSet(c, "config") {
+		return String(c, "config")
+	}
+	if v, ok := os.LookupEnv("ROAM_CONFIG"); ok && v != "" {
+		return v
+	}
+	return c.String("config")
+}
+
 // Flags are the flags every command has.
 func Flags() []cli.Flag {
 	return []cli.Flag{
-		&cli.StringFlag{Name: "config", Value: "roam.toml", EnvVars: []string{"ROAM_CONFIG"}, Usage: "configuration `FILE`"},
+		// No EnvVars: urfave/cli would count ROAM_CONFIG as given on the
+		// subcommand, above a --config given before it (ConfigPath).
+		&cli.StringFlag{Name: "config", Value: "roam.toml", Usage: "configuration `FILE` (env ROAM_CONFIG)"},
 		&cli.StringFlag{Name: "log-format", Value: "text", Usage: "log format on stderr: text or json"},
 		&cli.StringFlag{Name: "metrics-file", Usage: "write Prometheus textfile metrics to `FILE` (for node_exporter)"},
 		&cli.BoolFlag{Name: "wait", Usage: "wait for another run's lock instead of exiting 4"},
@@ -172,7 +186,7 @@ func CommandName(c *cli.Context) string {
 // LoadConfig loads the configuration for the sections a command needs,
 // with its flag and environment overrides.
 func LoadConfig(c *cli.Context, need config.Need, sections ...string) (*config.Config, error) {
-	return config.Load(String(c, "config"), false, Overrides(c, sections...), need)
+	return config.Load(ConfigPath(c), false, Overrides(c, sections...), need)
 }
 
 // Lock takes the lock file name in dir, honouring --wait: a waiting run

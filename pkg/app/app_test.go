@@ -54,6 +54,19 @@ func TestActionFlagsEnvAndExitCodes(t *testing.T) {
 			t.Errorf("metrics lack %q:\n%s", w, prom)
 		}
 	}
+	// --config before or after the subcommand beats ROAM_CONFIG, which
+	// beats roam.toml in the working folder.
+	other := filepath.Join(dir, "other.toml")
+	os.WriteFile(other, []byte("[edge]\nisp = \"ISPD\"\n"), 0o644)
+	t.Setenv("ROAM_CONFIG", other)
+	for _, args := range [][]string{{"t", "--config", cfgPath, "do"}, {"t", "do", "--config", cfgPath}} {
+		if Main(testApp(action), args, &stderr); got.Edge.ISP != "ISPB" {
+			t.Errorf("%v: ROAM_CONFIG won over --config", args)
+		}
+	}
+	if Main(testApp(action), []string{"t", "do"}, &stderr); got.Edge.ISP != "ISPD" {
+		t.Errorf("ROAM_CONFIG alone was not read")
+	}
 	// Environment beats the file, flag beats the environment.
 	t.Setenv("ROAM_STALE_AFTER", "3h")
 	Main(testApp(action), []string{"t", "do", "--config", cfgPath}, &stderr)
