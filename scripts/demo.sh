@@ -1,16 +1,24 @@
 #!/usr/bin/env bash
 # Runs the pipeline end to end on the embedded default: the example
-# configuration (local folders, SQLite) and generated sample traffic.
+# configuration (local folders, SQLite) and generated sample traffic for a
+# month of five ISPs in five time zones, with the noise a real month has
+# (retransmitted duplicates, realm variants, missing Stops, unknown realms,
+# sessions across the period's borders).
 #   ./scripts/demo.sh [WORKDIR]
-# Stages: roamsim writes a FreeRADIUS detail file -> roamcollect import ->
-# (roamcollect listen fed by the real radclient, when installed) ->
-# roamcollect sweep -> roamcollect push (to a local folder) -> roamload ->
-# roamclean -> roamreport (report, verify, publish to a local folder).
+# RADCLIENT= (empty) uses roamsim's built-in NAS even where radclient is
+# installed.
+# Two edges: ISPB imports a FreeRADIUS detail file and runs a listener;
+# ISPD runs a listener (example/edge-ISPD.toml). Each listener is fed by the
+# real radclient when installed, else by roamsim's built-in NAS. Then:
+# sweep -> push (to the local central folder) -> roamload -> roamclean ->
+# roamreport (report, verify, publish to a local folder, status).
 set -uo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 work=${1:-$(mktemp -d /tmp/roamsettle-demo.XXXXXX)}
 mkdir -p "$work"
 bin="$work/bin"
+radclient=${RADCLIENT-$(command -v radclient || true)}
+SECONDS=0
 
 step() { printf '\n== %s\n' "$*"; }
 # run CMD...: exit 0 is fine, 3 (done, input set aside for a person) is
@@ -25,40 +33,55 @@ run() {
 	esac
 }
 
+# feed CONFIG ISP ADDR SECRET SIM-ARGS...: a listener on ADDR fed with
+# generated traffic, by radclient when installed, else by roamsim send.
+feed() {
+	local cfg=$1 isp=$2 addr=$3 secret=$4
+	shift 4
+	"$bin/roamcollect" --config "$cfg" listen 2>>"listen-$isp.log" &
+	local lpid=$!
+	for _ in $(seq 50); do grep -q "listening for RADIUS" "listen-$isp.log" 2>/dev/null && break; sleep 0.1; done
+	if [ -n "$radclient" ]; then
+		"$bin/roamsim" radclient --partners partners.csv --isp "$isp" "$@" > "radclient-$isp.in"
+		echo "   radclient: $(grep -c Acct-Status-Type "radclient-$isp.in") requests to $addr"
+		"$radclient" -q -p 20 -f "radclient-$isp.in" "$addr" acct "$(cat "$secret")" || echo "   (some requests unanswered)"
+	else
+		echo "   (radclient not installed: roamsim's built-in NAS sends the same traffic; apt-get install freeradius-utils for the real one)"
+		"$bin/roamsim" send --partners partners.csv --isp "$isp" --to "$addr" --secret-file "$secret" "$@" | sed 's/^/   /'
+	fi
+	kill -TERM "$lpid"; wait "$lpid"
+	echo "   listener $isp: $(grep -o 'summary: [^"]*' "listen-$isp.log" | tail -1)"
+}
+
 step "build into $bin"
 (cd "$root" && go build -o "$bin/" ./cmd/...) || exit 1
 cp -r "$root/example/." "$work/"
 cd "$work"
 export ROAM_CONFIG="$work/roam.toml"
+echo "   partners (partners.csv):"
+sed 's/^/     /' partners.csv
 
-step "generate sample traffic: 2000 sessions of June 2026 at ISPB's NAS"
+step "edge ISPB (roam.toml): FreeRADIUS detail file of 2000 sessions of June 2026, imported twice (the second run adds nothing)"
 "$bin/roamsim" detail --partners partners.csv --isp ISPB --sessions 2000 --seed 1 \
 	--start 2026-06-01 --days 30 --nas-ip 127.0.0.1 > detail-ISPB
 echo "   $(wc -l < detail-ISPB) lines in detail-ISPB"
-
-step "roamcollect import (twice: the second run adds nothing)"
 run "$bin/roamcollect" import detail-ISPB
 run "$bin/roamcollect" import detail-ISPB
 
-if command -v radclient >/dev/null 2>&1; then
-	step "roamcollect listen, fed by the real radclient"
-	"$bin/roamcollect" listen &
-	lpid=$!
-	sleep 1
-	"$bin/roamsim" radclient --partners partners.csv --isp ISPB --sessions 50 --seed 2 \
-		--start 2026-06-15 --days 1 > radclient.in
-	radclient -q -p 20 -f radclient.in 127.0.0.1:18130 acct "$(cat secrets/nas1)" || echo "   (some requests unanswered)"
-	kill -TERM "$lpid"; wait "$lpid"
-else
-	step "radclient not installed: skipping roamcollect listen (apt-get install freeradius-utils)"
-fi
+step "edge ISPB: its listener, 50 more sessions on 15 June"
+feed roam.toml ISPB 127.0.0.1:18130 secrets/nas1 --sessions 50 --seed 2 --start 2026-06-15 --days 1
 
-step "roamcollect sweep (close sessions left open: no Stop for longer than stale_after)"
+step "edge ISPD (edge-ISPD.toml): its listener, 1500 sessions from 25 May to 3 July (some across the month's borders)"
+feed edge-ISPD.toml ISPD 127.0.0.1:18131 secrets/nas-ispd --sessions 1500 --seed 3 --start 2026-05-25 --days 40 --nas-id tokyo-ap1
+
+step "roamcollect sweep on both edges (close sessions left open: no Stop for longer than stale_after)"
 run "$bin/roamcollect" sweep
-echo "   ready: $(ls data/edge/spool/ready | wc -l) session files; open: $(ls data/edge/spool/open | wc -l)"
+run "$bin/roamcollect" --config edge-ISPD.toml sweep
+echo "   ISPB ready: $(ls data/edge/spool/ready | wc -l) session files; ISPD ready: $(ls data/edge-ISPD/spool/ready | wc -l)"
 
-step "roamcollect push (to the local folder data/central/inbound)"
+step "roamcollect push on both edges (to the local folder data/central/inbound; SFTP in production)"
 run "$bin/roamcollect" push
+run "$bin/roamcollect" --config edge-ISPD.toml push
 ls -l data/central/inbound
 
 step "roamload (twice: the second run finds nothing new)"
@@ -70,7 +93,9 @@ step "roamclean (twice: the second run finds nothing new): raw records into sess
 run "$bin/roamclean"
 run "$bin/roamclean"
 run "$bin/roamclean" status
-echo "   rejected records returned to ISPB: $(( $("$bin/roamclean" rejects --sender ISPB | wc -l) - 1 )) (roamclean rejects --sender ISPB)"
+for isp in ISPB ISPD; do
+	echo "   rejected records returned to $isp: $(( $("$bin/roamclean" rejects --sender $isp | wc -l) - 1 )) (roamclean rejects --sender $isp)"
+done
 
 if command -v sqlite3 >/dev/null 2>&1; then
 	step "the history (docs/schema.md): outcomes, a few sessions, and one traced to its raw records, batch, file and line"
@@ -103,4 +128,12 @@ run "$bin/roamreport" status
 echo "   what ISPB finds in its directory (data/publish/ISPB/2026-06):"
 ls data/publish/ISPB/2026-06 | sed 's/^/     /'
 
-step "done: everything is under $work"
+step "where each ISP finds its statement (the HTML page; report.txt beside it for a terminal)"
+for d in data/publish/*/2026-06; do
+	isp=${d#data/publish/}; isp=${isp%/2026-06}
+	printf '   %-5s %s\n' "$isp" "file://$PWD/$d/statement.html"
+done
+echo "   the operator's credit/debit table, once more:"
+column -s, -t < data/central/reports/2026-06/operator/creditdebit.csv | sed 's/^/     /'
+
+step "done in ${SECONDS}s: everything is under $work"

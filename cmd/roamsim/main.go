@@ -1,10 +1,14 @@
 // Command roamsim writes deterministic sample roaming traffic for demos,
 // tests and benchmarks: a FreeRADIUS detail file for `roamcollect import`,
-// or radclient input to drive `roamcollect listen`. docs/import.md
+// radclient input to drive `roamcollect listen`, or the same traffic sent
+// by a NAS built in (send) where radclient is not installed. docs/import.md
 // describes it.
 package main
 
 import (
+	"context"
+	"fmt"
+	"io"
 	"net/netip"
 	"os"
 	"time"
@@ -45,19 +49,53 @@ func newApp() *cli.App {
 				Name:   "detail",
 				Usage:  "a FreeRADIUS detail file, for roamcollect import",
 				Flags:  flags(),
-				Action: func(c *cli.Context) error { return write(c, sim.Detail) },
+				Action: func(c *cli.Context) error { return write(c, sim.Detail, c.App.Writer) },
 			},
 			{
 				Name:   "radclient",
 				Usage:  "radclient input (attribute lists separated by blank lines), to drive roamcollect listen",
 				Flags:  flags(),
-				Action: func(c *cli.Context) error { return write(c, sim.Radclient) },
+				Action: func(c *cli.Context) error { return write(c, sim.Radclient, c.App.Writer) },
+			},
+			{
+				Name:  "send",
+				Usage: "the radclient traffic sent as Accounting-Requests by a NAS built in (where radclient is not installed)",
+				Flags: append(flags(),
+					&cli.StringFlag{Name: "to", Value: "127.0.0.1:18130", Usage: "`HOST:PORT` of the accounting server"},
+					&cli.StringFlag{Name: "secret-file", Required: true, Usage: "`FILE` holding the RADIUS shared secret"},
+					&cli.IntFlag{Name: "parallel", Value: 16, Usage: "requests in flight at once (like radclient -p)"},
+				),
+				Action: send,
 			},
 		},
 	}
 }
 
-func write(c *cli.Context, f sim.Format) error {
+// send generates the radclient traffic into a pipe and sends it.
+func send(c *cli.Context) error {
+	secret, err := config.ReadSecretFile(c.String("secret-file"))
+	if err != nil {
+		return stage.Usagef("--secret-file: %w", err)
+	}
+	pr, pw := io.Pipe()
+	ctx, cancel := context.WithCancel(c.Context)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() {
+		err := write(c, sim.Radclient, pw)
+		pw.CloseWithError(err)
+		done <- err
+	}()
+	st, err := sim.Send(ctx, pr, sim.SendOptions{Addr: c.String("to"), Secret: []byte(secret), Parallel: c.Int("parallel")})
+	pr.CloseWithError(io.ErrClosedPipe) // stops the generator if Send ended early
+	if gerr := <-done; gerr != nil && err == nil && gerr != io.ErrClosedPipe {
+		return gerr
+	}
+	fmt.Fprintf(c.App.Writer, "sent %d requests to %s, %d answered\n", st.Sent, c.String("to"), st.Answered)
+	return err
+}
+
+func write(c *cli.Context, f sim.Format, w io.Writer) error {
 	start, err := time.Parse(time.DateOnly, c.String("start"))
 	if err != nil {
 		return stage.Usagef("--start %q: want YYYY-MM-DD", c.String("start"))
@@ -73,7 +111,7 @@ func write(c *cli.Context, f sim.Format) error {
 	if err != nil {
 		return err
 	}
-	_, err = sim.Write(c.App.Writer, sim.Options{
+	_, err = sim.Write(w, sim.Options{
 		Partners: partners, ISP: isp, Sessions: c.Int("sessions"), Seed: c.Uint64("seed"),
 		Start: start, Days: c.Int("days"), NASIP: ip.Unmap(), NASID: c.String("nas-id"),
 	}, f)

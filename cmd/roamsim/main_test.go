@@ -2,9 +2,17 @@ package main
 
 import (
 	"bytes"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
+	"roamsettle/internal/testbin"
 	"roamsettle/pkg/app"
 )
 
@@ -47,5 +55,60 @@ func TestRoamsim(t *testing.T) {
 	_, b, _ := run(append([]string{"detail"}, common...)...)
 	if a != b || a == "" {
 		t.Error("same seed must give the same bytes")
+	}
+}
+
+// TestSendToTheListener: the built-in NAS sends what `roamsim radclient`
+// writes, request for request, to a real `roamcollect listen`, which
+// writes and answers every one of them.
+func TestSendToTheListener(t *testing.T) {
+	dir := t.TempDir()
+	l, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.LocalAddr().String()
+	l.Close()
+	os.WriteFile(filepath.Join(dir, "secret"), []byte("s3cret\n"), 0o600)
+	os.WriteFile(filepath.Join(dir, "roam.toml"), []byte(fmt.Sprintf(`[edge]
+isp = "ISPB"
+spool = "spool"
+listen = %q
+timezone = "Australia/Sydney"
+
+[[edge.nas]]
+name = "nas1"
+address = "127.0.0.1"
+secret_file = "secret"
+`, addr)), 0o600)
+	var logs testbin.Output
+	listen := exec.Command(testbin.Command(t, "roamcollect"), "--config", filepath.Join(dir, "roam.toml"), "listen")
+	listen.Stderr = &logs
+	if err := listen.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer listen.Process.Kill()
+	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(logs.String(), "listening for RADIUS accounting"); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("listen did not start:\n%s", logs.String())
+		}
+	}
+	common := []string{"--partners", "../../example/partners.csv", "--isp", "ISPB", "--sessions", "40", "--seed", "4", "--start", "2026-06-01", "--days", "2"}
+	_, input, _ := run(append([]string{"radclient"}, common...)...)
+	want := strings.Count(input, "Acct-Status-Type = ")
+	code, out, errs := run(append([]string{"send", "--to", addr, "--secret-file", filepath.Join(dir, "secret")}, common...)...)
+	if code != 0 || !strings.Contains(out, fmt.Sprintf("sent %d requests to %s, %d answered", want, addr, want)) {
+		t.Fatalf("send: exit %d\n%s%s", code, out, errs)
+	}
+	listen.Process.Signal(syscall.SIGTERM)
+	listen.Wait()
+	if s := fmt.Sprintf("received %d, written %d, answered %d, retransmissions 0", want, want, want); !strings.Contains(logs.String(), s) {
+		t.Errorf("the listener's summary lacks %q:\n%s", s, logs.String())
+	}
+
+	// Nobody listening: every request unanswered, counted, exit 1.
+	code, _, errs = run("send", "--to", addr, "--secret-file", filepath.Join(dir, "secret"), "--partners", "../../example/partners.csv", "--isp", "ISPB", "--sessions", "1")
+	if code != 1 || !strings.Contains(errs, "unanswered") {
+		t.Errorf("send to nobody: exit %d, %s", code, errs)
 	}
 }
