@@ -19,13 +19,14 @@ command -v curl        >/dev/null 2>&1 || need+=(curl ca-certificates)
 command -v openssl     >/dev/null 2>&1 || need+=(openssl)
 command -v chromium    >/dev/null 2>&1 || need+=(chromium)
 command -v systemd-analyze >/dev/null 2>&1 || need+=(systemd)
+command -v promtool    >/dev/null 2>&1 || need+=(prometheus)  # docs/alerts.yml
 if [ ${#need[@]} -gt 0 ]; then
 	echo "test.sh: installing ${need[*]}" >&2
 	SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
 	$SUDO apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 	# Debian starts the daemons it installs; the tests run their own.
-	for svc in ssh vsftpd freeradius; do $SUDO service "$svc" stop >/dev/null 2>&1 || true; done
+	for svc in ssh vsftpd freeradius prometheus; do $SUDO service "$svc" stop >/dev/null 2>&1 || true; done
 fi
 
 go vet ./...

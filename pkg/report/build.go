@@ -244,6 +244,15 @@ func appendCSV(b []byte, rec []string) []byte {
 	return append(b, '\n')
 }
 
+// ImbalanceError is a period whose ISPs' nets and fees (minor units) do
+// not sum to zero: nothing is written, and the run's metrics say by how
+// much (docs/alerts.yml).
+type ImbalanceError struct{ Nets, Fees int64 }
+
+func (e *ImbalanceError) Error() string {
+	return fmt.Sprintf("the ISPs' nets (%s) and the fees (%s) do not sum to zero: nothing written (a bug: please report it)", cents(e.Nets), cents(e.Fees))
+}
+
 // nets are each ISP's credit and debit over the period.
 type net struct{ credit, debit int64 }
 
@@ -267,7 +276,7 @@ func (b *builder) finish() error {
 		sum += n.credit - n.debit
 	}
 	if sum+fees != 0 {
-		return fmt.Errorf("the ISPs' nets (%s) and the fees (%s) do not sum to zero: nothing written (a bug: please report it)", cents(sum), cents(fees))
+		return &ImbalanceError{Nets: sum, Fees: fees}
 	}
 	details, err := b.writeDetails()
 	if err != nil {

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/csv"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -44,6 +45,7 @@ const (
 	countExceptions = "no_tariff"
 	countChanged    = "changed"
 	countRevision   = "revision"
+	countImbalance  = "imbalance_minor_units" // nets + fees, 0 unless a bug
 )
 
 // DefaultPeriod is the last complete calendar month (UTC) before now.
@@ -82,7 +84,7 @@ func Report(ctx context.Context, run *stage.Run, s *config.Settlement, opts Opti
 	if err := checkPeriod(opts.Period); err != nil {
 		return err
 	}
-	for _, c := range []string{countSessions, countRated, countExceptions, countChanged, countRevision} {
+	for _, c := range []string{countSessions, countRated, countExceptions, countChanged, countRevision, countImbalance} {
 		run.Add(c, 0)
 	}
 	if err := durable.MkdirAll(s.Reports, 0o755); err != nil {
@@ -437,6 +439,9 @@ func (r *reporter) build(tmp string, revision, reportID int64, lines stream, old
 		return fail(err)
 	}
 	if err := b.finish(); err != nil {
+		if ie := (*ImbalanceError)(nil); errors.As(err, &ie) {
+			r.run.Add(countImbalance, ie.Nets+ie.Fees)
+		}
 		return fail(err)
 	}
 	return tmp, nil
