@@ -19,6 +19,7 @@ command -v curl        >/dev/null 2>&1 || need+=(curl ca-certificates)
 command -v openssl     >/dev/null 2>&1 || need+=(openssl)
 command -v chromium    >/dev/null 2>&1 || need+=(chromium)
 command -v systemd-analyze >/dev/null 2>&1 || need+=(systemd)
+command -v man         >/dev/null 2>&1 || need+=(man-db)    # the package test renders the man pages
 if [ ${#need[@]} -gt 0 ]; then
 	echo "test.sh: installing ${need[*]}" >&2
 	SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
