@@ -20,6 +20,7 @@ command -v openssl     >/dev/null 2>&1 || need+=(openssl)
 command -v chromium    >/dev/null 2>&1 || need+=(chromium)
 command -v systemd-analyze >/dev/null 2>&1 || need+=(systemd)
 command -v promtool    >/dev/null 2>&1 || need+=(prometheus)  # docs/alerts.yml
+command -v man         >/dev/null 2>&1 || need+=(man-db)    # the package test renders the man pages
 if [ ${#need[@]} -gt 0 ]; then
 	echo "test.sh: installing ${need[*]}" >&2
 	SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"

@@ -40,16 +40,24 @@ EXIT STATUS:
 
 // Main runs a command's cli.App with args and returns the exit code. It
 // cancels the context on SIGINT/SIGTERM so a command can stop cleanly.
+// Given only one of the hidden arguments (ManPageArg, BashScriptArg,
+// ZshScriptArg), it prints that to the app's Writer instead (packaging).
 func Main(a *cli.App, args []string, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	a.Version = Version
-	a.ErrWriter = stderr
-	a.ExitErrHandler = func(*cli.Context, error) {} // we map errors ourselves
-	a.OnUsageError = onUsageError
-	a.CustomAppHelpTemplate = cli.AppHelpTemplate + ExitStatus
-	for _, c := range a.Commands {
-		setUsage(c)
+	Prepare(a, stderr)
+	if len(args) == 2 {
+		w := a.Writer
+		if w == nil {
+			w = os.Stdout
+		}
+		if ok, err := generate(a, args[1], w); ok {
+			if err != nil {
+				fmt.Fprintf(stderr, "%s: %v\n", a.Name, err)
+				return 1
+			}
+			return 0
+		}
 	}
 	err := a.RunContext(ctx, args)
 	if err != nil && strings.HasPrefix(err.Error(), "Required flag") {
@@ -59,6 +67,20 @@ func Main(a *cli.App, args []string, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "%s: %v\n", a.Name, err)
 	}
 	return stage.ExitCode(err)
+}
+
+// Prepare gives a command's cli.App what Main runs it with: the version,
+// exit-status help, usage errors as exit 2, and shell completion.
+func Prepare(a *cli.App, stderr io.Writer) {
+	a.Version = Version
+	a.ErrWriter = stderr
+	a.ExitErrHandler = func(*cli.Context, error) {} // we map errors ourselves
+	a.OnUsageError = onUsageError
+	a.CustomAppHelpTemplate = cli.AppHelpTemplate + ExitStatus
+	a.EnableBashCompletion = true // the installed completion scripts ask the command
+	for _, c := range a.Commands {
+		setUsage(c)
+	}
 }
 
 func setUsage(c *cli.Command) {
