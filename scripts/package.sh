@@ -71,7 +71,7 @@ install -m 0644 deb/roam.toml deb/partners.csv deb/tariffs.csv "$root/etc/roamse
 install -m 0644 systemd/*.service systemd/*.timer "$root/lib/systemd/system/"
 install -m 0644 deb/sysusers.conf "$root/usr/lib/sysusers.d/roamsettle.conf"
 install -m 0644 README.md docs/*.md "$root/usr/share/doc/roamsettle/"
-install -m 0644 cron/*.crontab "$root/usr/share/doc/roamsettle/examples/"
+install -m 0644 cron/*.crontab docs/alerts.yml "$root/usr/share/doc/roamsettle/examples/"
 install -m 0755 deb/postinst deb/prerm deb/postrm "$root/DEBIAN/"
 chmod 0755 "$root/usr/bin/"*
 
