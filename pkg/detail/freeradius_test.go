@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -15,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"roamsettle/internal/freeradiustest"
 	"roamsettle/internal/testbin"
 	"roamsettle/pkg/config"
 	"roamsettle/pkg/detail"
@@ -23,101 +23,13 @@ import (
 	"roamsettle/pkg/stage"
 )
 
-// radiusdConf is a minimal FreeRADIUS 3 server that writes every
-// accounting request to one detail file, with the packet header
-// (Packet-Src-IP-Address) as sites often configure it.
-const radiusdConf = `prefix = /usr
-exec_prefix = /usr
-sysconfdir = /etc
-localstatedir = {{dir}}
-sbindir = /usr/sbin
-logdir = {{dir}}
-raddbdir = {{dir}}
-radacctdir = {{dir}}/radacct
-name = freeradius
-confdir = {{dir}}
-run_dir = {{dir}}
-db_dir = {{dir}}
-libdir = /usr/lib/freeradius
-pidfile = {{dir}}/freeradius.pid
-max_request_time = 30
-cleanup_delay = 5
-max_requests = 100000
-hostname_lookups = no
-log {
-	destination = stderr
-}
-security {
-	allow_core_dumps = no
-}
-client localhost {
-	ipaddr = 127.0.0.1
-	secret = testing123
-}
-modules {
-	detail {
-		filename = ${radacctdir}/detail
-		header = "%t"
-		permissions = 0600
-		log_packet_header = yes
-	}
-}
-server default {
-	listen {
-		type = acct
-		ipaddr = 127.0.0.1
-		port = {{port}}
-	}
-	accounting {
-		detail
-	}
-}
-`
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	c, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	return c.LocalAddr().(*net.UDPAddr).Port
-}
-
 // TestRealFreeRADIUS sends roamsim's traffic to a real FreeRADIUS with the
 // real radclient, imports the detail file FreeRADIUS wrote, and checks that
 // it holds the same records as roamsim's own detail output.
 func TestRealFreeRADIUS(t *testing.T) {
-	radiusd := testbin.Require(t, "freeradius", "/usr/sbin/freeradius")
+	srv := freeradiustest.Start(t)
 	radclient := testbin.Require(t, "radclient", "/usr/bin/radclient")
 	dir := t.TempDir()
-	port := freePort(t)
-	conf := strings.NewReplacer("{{dir}}", dir, "{{port}}", fmt.Sprint(port)).Replace(radiusdConf)
-	for name, data := range map[string]string{"radiusd.conf": conf, "dictionary": ""} {
-		if err := os.WriteFile(filepath.Join(dir, name), []byte(data), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := os.MkdirAll(filepath.Join(dir, "radacct"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	var srvOut testbin.Output
-	srv := exec.Command(radiusd, "-f", "-X", "-d", dir, "-n", "radiusd")
-	srv.Stdout, srv.Stderr = &srvOut, &srvOut
-	if err := srv.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		srv.Process.Kill()
-		srv.Wait()
-	}()
-	deadline := time.Now().Add(20 * time.Second)
-	for !strings.Contains(srvOut.String(), "Ready to process requests") {
-		if time.Now().After(deadline) {
-			t.Fatalf("freeradius did not start:\n%s", srvOut.String())
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
 
 	partners, err := config.ParsePartners(strings.NewReader("id,name,country,realms,timezone\n"+
 		"ISPA,Aimnet,USA,aimnet.com,America/Los_Angeles\nISPB,Connect.com,Australia,connect.com,Australia/Sydney\n"), "partners.csv")
@@ -139,14 +51,14 @@ func TestRealFreeRADIUS(t *testing.T) {
 		t.Fatal(err)
 	}
 	out, err := exec.Command(radclient, "-f", inFile, "-q", "-r", "5", "-t", "5",
-		fmt.Sprintf("127.0.0.1:%d", port), "acct", "testing123").CombinedOutput()
+		srv.Addr, "acct", freeradiustest.Secret).CombinedOutput()
 	if err != nil {
-		t.Fatalf("radclient: %v\n%s\nserver:\n%s", err, out, srvOut.String())
+		t.Fatalf("radclient: %v\n%s\nserver:\n%s", err, out, srv.LogText())
 	}
 
 	// Import what FreeRADIUS wrote. The NAS is known by its NAS-IP-Address;
 	// the packets came from 127.0.0.1, which is no configured NAS.
-	file := filepath.Join(dir, "radacct", "detail")
+	file := srv.Detail
 	edge := &config.Edge{ISP: "ISPB", Spool: filepath.Join(dir, "spool"),
 		NAS: []config.NAS{{Name: "nas1", Address: netip.MustParseAddr("192.0.2.10")}}}
 	run := newRun(t)
