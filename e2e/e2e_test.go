@@ -49,7 +49,8 @@ func TestEndToEnd(t *testing.T) {
 	}
 	lap("build")
 	sshd := sshdtest.Start(t)
-	ftp := vsftpdtest.Start(t, vsftpdtest.Options{TLS: true, ISPs: ids})
+	// Five ISPs download at once, a data connection per file: room for them.
+	ftp := vsftpdtest.Start(t, vsftpdtest.Options{TLS: true, ISPs: ids, PassivePorts: 48})
 	radiusd := freeradiustest.Start(t)
 	lap("servers")
 
@@ -500,7 +501,9 @@ func download(curl string, ftp *vsftpdtest.Server, isp, dir string) fetched {
 		if f.err != nil {
 			return nil
 		}
-		cmd := exec.Command(curl, append([]string{"--silent", "--show-error", "--fail", "--ssl-reqd", "--cacert", ftp.CAFile,
+		// --fail-early: with several URLs, curl otherwise exits with the last
+		// transfer's status only, and a failed one leaves no file and no error.
+		cmd := exec.Command(curl, append([]string{"--silent", "--show-error", "--fail", "--fail-early", "--ssl-reqd", "--cacert", ftp.CAFile,
 			"--user", acct.User + ":" + acct.Password}, args...)...)
 		cmd.Dir = dir
 		var stderr strings.Builder
