@@ -85,7 +85,7 @@ func TestDetailFiles(t *testing.T) {
 				t.Fatalf("exit %d, want 3\n%s", code, out)
 			}
 			wantMatch(t, "import's log", out, regexp.QuoteMeta(e.path(bad))+tc.log[len(bad):])
-			if m := regexp.MustCompile(`err="[^"]*`+regexp.QuoteMeta(bad)+`[^"]*"`).FindString(out); m != "" {
+			if m := regexp.MustCompile(`err="[^"]*` + regexp.QuoteMeta(bad) + `[^"]*"`).FindString(out); m != "" {
 				t.Logf("logged: %.200s", m)
 			}
 			// The spool is what the good records alone make (the sample
@@ -181,10 +181,10 @@ func TestConfig(t *testing.T) {
 		return func() { e.write(file, string(mustRead(t, e.path(file)))+text) }
 	}
 	cases := []struct {
-		name  string
+		name   string
 		break_ func()
-		cmd   []string
-		err   string
+		cmd    []string
+		err    string
 	}{
 		{"realm of two partners", appendTo("partners.csv", "ISPD,Dup,USA,AIMNET.com,UTC\n"),
 			[]string{"roamload"}, `partners\.csv:5: realms: realm "aimnet\.com" already belongs to ISPA \(line 2\)`},
@@ -225,7 +225,7 @@ func TestConfig(t *testing.T) {
 				t.Fatalf("exit %d, want 2\n%s", code, out)
 			}
 			wantMatch(t, "the error", out, regexp.QuoteMeta(e.dir+"/")+tc.err)
-			if m := regexp.MustCompile(`(?m)^`+tc.cmd[0]+`: .*$`).FindString(out); m != "" {
+			if m := regexp.MustCompile(`(?m)^` + tc.cmd[0] + `: .*$`).FindString(out); m != "" {
 				t.Logf("error: %s", strings.ReplaceAll(m, e.dir+"/", ""))
 			}
 			if after := e.treeDigest(); after != before {

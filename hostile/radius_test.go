@@ -2,12 +2,12 @@ package hostile
 
 import (
 	"bytes"
-	"encoding/csv"
-	"os"
 	"crypto/md5"
 	"encoding/binary"
+	"encoding/csv"
 	"fmt"
 	"net"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
