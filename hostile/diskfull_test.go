@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 )
 
 // sessionsDigest is the history as a digest: every session with its
@@ -169,5 +170,61 @@ func (e *env) fill(dir string, leave int64) int64 {
 			}
 			return n
 		}
+	}
+}
+
+// TestDiskFullListener: the spool's file system fills up under a running
+// listener. What the journal (allocated ahead) holds is answered; then the
+// checkpoint cannot write the session files, the error names the file,
+// requests are no longer answered (the NAS keeps them and retransmits),
+// and once space is freed every request is answered and written once:
+// the same sessions as a listener that never ran short.
+func TestDiskFullListener(t *testing.T) {
+	const wave = 150
+	base := newEnv(t)
+	for _, first := range []int{0, wave} {
+		base.nas = newNASClientFrom(t, base.listen, first, wave)
+		base.listenAll(t, 0, nil)
+	}
+	base.central()
+	want, nsess := base.sessionsDigest()
+
+	e := newEnv(t)
+	mountTmpfs(t, e.path("spool"), "64m")
+	l := e.startListener()
+	e.fill("spool", 0)
+	first := newNASClientFrom(t, e.listen, 0, wave)
+	first.run(make(chan struct{}))
+	t.Logf("full disk: the first %d requests answered from the journal's room", first.done())
+	// The checkpoint (every second) cannot write the session files.
+	if !waitFor(5*time.Second, func() bool { return strings.Contains(l.out.String(), "no space left on device") }) {
+		t.Fatalf("no error logged on a full disk\n%s", l.out)
+	}
+	second := newNASClientFrom(t, e.listen, wave, wave)
+	stop := make(chan struct{})
+	go func() { time.Sleep(1500 * time.Millisecond); close(stop) }()
+	second.run(stop)
+	if n := second.done(); n == second.total() {
+		t.Fatalf("all %d requests answered on a full disk\n%s", n, l.out)
+	} else {
+		t.Logf("then %d of %d answered", n, second.total())
+	}
+	wantMatch(t, "the listener's log", l.out.String(), `spool/\S+: no space left on device`)
+	if m := regexp.MustCompile(`(?m)^.*no space left on device.*$`).FindString(l.out.String()); m != "" {
+		t.Logf("logged: %.300s", strings.ReplaceAll(m[strings.Index(m, "msg="):], e.dir+"/", ""))
+	}
+	os.Remove(e.path("spool/filler"))
+	second.run(make(chan struct{}))
+	if n := second.done(); n != second.total() {
+		t.Fatalf("after freeing space: %d of %d answered\n%s", n, second.total(), l.out)
+	}
+	code := l.stop(t)
+	t.Logf("listener exit %d: %s", code, regexp.MustCompile(`summary: [^"]*`).FindString(l.out.String()))
+	if code != 0 {
+		t.Errorf("listener exit %d", code)
+	}
+	e.central()
+	if got, n := e.sessionsDigest(); got != want {
+		t.Errorf("sessions differ from a listener that never ran short: %d, want %d", n, nsess)
 	}
 }

@@ -46,6 +46,7 @@ type env struct {
 	dir    string
 	cfg    string
 	listen string
+	nas    *nasClient // the listener's NAS, once the kill test needs it
 }
 
 func newEnv(t *testing.T) *env {
