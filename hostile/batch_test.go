@@ -245,6 +245,15 @@ func TestBatches(t *testing.T) {
 				t.Errorf("re-run: exit %d\n%s", code2, out2)
 			}
 			e.checkLoaded(wantBatches, want)
+			if tc.name == "tar without manifest" {
+				// status names it; its manifest, when it comes, completes it.
+				cmd := e.command("roamload", nil, "status")
+				status, _ := cmd.Output()
+				wantMatch(t, "roamload status", string(status), b2+`\.tar\s+incomplete\s`)
+				set.place(t, e, "good2", b2, ".manifest")
+				e.must([]int{0}, "roamload")
+				e.checkLoaded(2, want+set.records(t, "good2"))
+			}
 			if tc.noDAC {
 				// Permissions fixed: the batch left in inbound/ loads.
 				for _, n := range tc.inbound {

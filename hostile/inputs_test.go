@@ -240,3 +240,103 @@ func TestConfig(t *testing.T) {
 	want := manifestRecords(t, e.path("central/archive/"+b1+".manifest")) + manifestRecords(t, e.path("central/archive/"+b2+".manifest"))
 	e.checkLoaded(2, want)
 }
+
+// TestEdgeFiles: what the edge cannot read. A detail file without read
+// permission beside a good one (import: exit 1 naming it, the good one
+// imported; once readable, a re-run imports it, nothing twice); a spool
+// file in ready/ that push cannot read, or whose line was altered (moved
+// to bad/ with a reason naming it, the rest pushed, exit 3; mended and
+// moved back, the next push sends it, once); a damaged file in open/
+// (sweep sets it aside naming file, line and field).
+func TestEdgeFiles(t *testing.T) {
+	t.Run("unreadable detail file", func(t *testing.T) {
+		e := newEnv(t)
+		e.detail("good", 4, 30)
+		e.detail("locked", 5, 30)
+		os.Chmod(e.path("locked"), 0)
+		code, out := e.runNoDAC("roamcollect", "import", e.path("locked"), e.path("good"))
+		if code != 1 {
+			t.Fatalf("exit %d, want 1\n%s", code, out)
+		}
+		wantMatch(t, "the error", out, `open \S*locked: permission denied`)
+		_, n := e.spoolRecords()
+		if n != detailRecords(t, e.path("good")) {
+			t.Errorf("spool holds %d records, want the good file's %d", n, detailRecords(t, e.path("good")))
+		}
+		os.Chmod(e.path("locked"), 0o644)
+		e.must([]int{0}, "roamcollect", "import", e.path("locked"), e.path("good"))
+		_, n = e.spoolRecords()
+		if want := detailRecords(t, e.path("good")) + detailRecords(t, e.path("locked")); n != want {
+			t.Errorf("spool holds %d records, want %d", n, want)
+		}
+	})
+	for _, damage := range []string{"unreadable", "altered line"} {
+		t.Run("spool file in ready/, "+damage, func(t *testing.T) {
+			e := newEnv(t)
+			e.detail("good", 4, 30)
+			e.must([]int{0}, "roamcollect", "import", e.path("good"))
+			e.must([]int{0}, "roamcollect", "sweep")
+			ready := e.files("spool/ready")
+			victim := e.path("spool/ready/" + ready[len(ready)/2])
+			orig := mustRead(t, victim)
+			if damage == "unreadable" {
+				os.Chmod(victim, 0)
+			} else {
+				b := append([]byte(nil), orig...)
+				b[strings.Index(string(b), "session_id=")+len("session_id=")] ^= 1
+				os.WriteFile(victim, b, 0o644)
+			}
+			code, out := e.runNoDAC("roamcollect", "push")
+			if code != 3 {
+				t.Fatalf("exit %d, want 3\n%s", code, out)
+			}
+			reason := string(mustRead(t, e.path("spool/bad/"+filepath.Base(victim)+".reason")))
+			want := `permission denied`
+			if damage != "unreadable" {
+				want = regexp.QuoteMeta(filepath.Base(victim)) + `:2: field crc: checksum mismatch`
+			}
+			wantMatch(t, "the reason", reason, want)
+			t.Logf("reason: %s", strings.TrimSpace(strings.ReplaceAll(reason, e.dir+"/", "")))
+			if n := manifestRecords(t, e.path("central/inbound/"+b1+".manifest")); n == 0 {
+				t.Error("nothing pushed")
+			}
+			// Mended and moved back by a person: the next push sends it.
+			os.WriteFile(e.path("spool/ready/"+filepath.Base(victim)), orig, 0o644)
+			os.Remove(e.path("spool/bad/" + filepath.Base(victim)))
+			os.Remove(e.path("spool/bad/" + filepath.Base(victim) + ".reason"))
+			e.must([]int{0}, "roamcollect", "push")
+			e.must([]int{0}, "roamload")
+			var want2 int64
+			for _, b := range []string{b1, b2} {
+				want2 += manifestRecords(t, e.path("central/archive/"+b+".manifest"))
+			}
+			e.checkLoaded(2, want2)
+			if want2 != int64(detailRecords(t, e.path("good"))) {
+				t.Errorf("loaded %d records, the detail file has %d", want2, detailRecords(t, e.path("good")))
+			}
+		})
+	}
+	t.Run("damaged file in open/", func(t *testing.T) {
+		e := newEnv(t)
+		e.detail("good", 4, 30)
+		// A session with only its Start, so open/ holds it.
+		start := strings.SplitAfter(string(mustRead(t, e.path("good"))), "\n\n")[0]
+		e.write("start", strings.Replace(start, `Acct-Session-Id = "`, `Acct-Session-Id = "OPEN`, 1))
+		e.must([]int{0}, "roamcollect", "import", e.path("start"))
+		open := e.files("spool/open")
+		if len(open) != 1 {
+			t.Fatalf("open/ holds %v", open)
+		}
+		victim := e.path("spool/open/" + open[0])
+		b := mustRead(t, victim)
+		b[len("#roamspool 1\n")+3] ^= 1
+		os.WriteFile(victim, b, 0o644)
+		code, out := e.run("roamcollect", "sweep")
+		if code != 3 {
+			t.Fatalf("exit %d, want 3\n%s", code, out)
+		}
+		reason := string(mustRead(t, e.path("spool/bad/"+open[0]+".reason")))
+		wantMatch(t, "the reason", reason, regexp.QuoteMeta(open[0])+`:2: (field \S+: )?.*`)
+		t.Logf("reason: %s", strings.TrimSpace(strings.ReplaceAll(reason, e.dir+"/", "")))
+	})
+}
