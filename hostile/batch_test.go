@@ -1,7 +1,10 @@
 package hostile
 
 import (
+	"archive/tar"
 	"bytes"
+	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -143,6 +146,15 @@ func TestBatches(t *testing.T) {
 			reason: `^` + b2 + `: ` + b2 + `\.tar: `,
 		},
 		{
+			name: "a 10 MB line in a member",
+			setup: func(t *testing.T, e *env) {
+				set.place(t, e, "good2", b2)
+				bigLine(t, e.path("central/inbound/"+b2))
+			},
+			code:   3,
+			reason: `^` + b2 + `: ` + b2 + `\.tar: member \S+\.sess:2: line longer than 65536 bytes`,
+		},
+		{
 			name: "reused sequence number, other content",
 			setup: func(t *testing.T, e *env) {
 				// good1 is loaded; then other content arrives under
@@ -264,6 +276,49 @@ func TestBatches(t *testing.T) {
 			}
 		})
 	}
+}
+
+// bigLine rewrites a batch: its first member's second line becomes 10 MB
+// long, and the manifest gives that member its new size (as a sender
+// would that means it), so the loader reaches the line itself.
+func bigLine(t *testing.T, base string) {
+	t.Helper()
+	in, err := os.Open(base + ".tar")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	tr, tw := tar.NewReader(in), tar.NewWriter(&out)
+	var name string
+	var oldSize, newSize int64
+	for i := 0; ; i++ {
+		h, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(tr)
+		if i == 0 {
+			lines := strings.SplitAfterN(string(b), "\n", 3)
+			lines[1] = "user_name=" + strings.Repeat("x", 10<<20) + "\n"
+			name, oldSize = h.Name, h.Size
+			b = []byte(strings.Join(lines, ""))
+			h.Size, newSize = int64(len(b)), int64(len(b))
+		}
+		tw.WriteHeader(h)
+		tw.Write(b)
+	}
+	in.Close()
+	tw.Close()
+	os.WriteFile(base+".tar", out.Bytes(), 0o644)
+	m := string(mustRead(t, base+".manifest"))
+	old := fmt.Sprintf(" %d ", oldSize)
+	i := strings.Index(m, name)
+	j := strings.LastIndex(m[:i], old)
+	m = m[:j] + fmt.Sprintf(" %d ", newSize) + m[j+len(old):]
+	os.WriteFile(base+".manifest", []byte(m), 0o644)
 }
 
 // checkLoaded: batches rows, raw rows and archive/ agree, once each.

@@ -60,6 +60,7 @@ func TestDiskFull(t *testing.T) {
 	base.must([]int{0}, "roamcollect", "import", base.path("detail"))
 	base.central()
 	base.must(ok03, "roamreport", "--period", "2026-06")
+	base.must([]int{0}, "roamreport", "publish", "--period", "2026-06")
 	want, nsess := base.sessionsDigest()
 	wantRecords := base.count("SELECT count(*) FROM raw")
 	t.Logf("baseline: %d sessions, %d raw records", nsess, wantRecords)
@@ -93,6 +94,11 @@ func TestDiskFull(t *testing.T) {
 			e.must([]int{0}, "roamcollect", "import", e.path("detail"))
 			e.central()
 		}, []string{"roamreport", "--period", "2026-06"}, `no space left on device`, 0},
+		{"publish folder, under publish", "publish", "64k", func(e *env) {
+			e.must([]int{0}, "roamcollect", "import", e.path("detail"))
+			e.central()
+			e.must(ok03, "roamreport", "--period", "2026-06")
+		}, []string{"roamreport", "publish", "--period", "2026-06"}, `no space left on device`, 0},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -121,6 +127,9 @@ func TestDiskFull(t *testing.T) {
 			if m := regexp.MustCompile(`(?m)^` + args[0] + `: .*$`).FindString(out); m != "" {
 				t.Logf("error: %.300s", strings.ReplaceAll(m, e.dir+"/", ""))
 			}
+			if m := regexp.MustCompile(`(?m)^.*level=(ERROR|WARN).*no space left on device.*$`).FindString(out); m != "" {
+				t.Logf("logged: %.300s", strings.ReplaceAll(m[strings.Index(m, "msg="):], e.dir+"/", ""))
+			}
 			// Space freed: the stage and everything after it complete.
 			os.Remove(e.path(tc.mount + "/filler"))
 			remount(t, e.path(tc.mount), "64m")
@@ -132,6 +141,8 @@ func TestDiskFull(t *testing.T) {
 			e.central()
 			e.must(ok03, "roamreport", "--period", "2026-06")
 			e.must([]int{0}, "roamreport", "verify", "--period", "2026-06")
+			e.must([]int{0}, "roamreport", "publish", "--period", "2026-06")
+			diffTrees(t, "published", e.path("publish"), base.path("publish"))
 			if got, n := e.sessionsDigest(); got != want {
 				t.Errorf("sessions differ from the run that never failed (%d sessions, want %d)", n, nsess)
 			}
