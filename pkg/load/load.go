@@ -162,7 +162,7 @@ func (l *loader) outcome() error {
 		parts = append(parts, fmt.Sprintf("%d batch(es) %s, see %s: %s", len(l.held), verb, l.s.Quarantine, strings.Join(l.held, ", ")))
 	}
 	if len(l.skipped) > 0 {
-		parts = append(parts, fmt.Sprintf("%d batch(es) left in %s because their manifest or tar cannot be read (fix the permissions; the next run loads them): %s",
+		parts = append(parts, fmt.Sprintf("%d batch(es) left in %s because their manifest or tar cannot be read (the log says why: permissions, an I/O error, not a regular file; once fixed, the next run loads them): %s",
 			len(l.skipped), l.s.Inbound, strings.Join(l.skipped, ", ")))
 	}
 	msg := strings.Join(parts, "; ")
@@ -302,7 +302,7 @@ type manifestInfo struct {
 // A manifest that cannot be parsed is the batch's error, one that cannot
 // be read is *unreadable.
 func readManifest(path string) (*manifestInfo, error) {
-	f, err := os.Open(path)
+	f, err := batch.OpenRegular(path)
 	if err != nil {
 		return nil, &unreadable{fmt.Errorf("read %s: %w", path, err)}
 	}
@@ -470,7 +470,7 @@ func (l *loader) addEmptyMembers(tx *store.BatchTx, mpath string, hdr *batch.Man
 	if tx.MembersSeen() == hdr.Totals.Files {
 		return nil
 	}
-	f, err := os.Open(mpath)
+	f, err := batch.OpenRegular(mpath)
 	if err != nil {
 		return &fatal{fmt.Errorf("reopen %s: %w", mpath, err)}
 	}
@@ -543,7 +543,7 @@ func (l *loader) copy(b inboundBatch, prior *store.Batch, hdr *batch.Manifest, l
 }
 
 func hashFile(path string) (int64, string, error) {
-	f, err := os.Open(path)
+	f, err := batch.OpenRegular(path)
 	if err != nil {
 		return 0, "", err
 	}
