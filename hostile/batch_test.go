@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 )
 
@@ -181,6 +182,38 @@ func TestBatches(t *testing.T) {
 			},
 			code:    0, // not a batch yet: the manifest comes last
 			inbound: []string{b2 + ".tar"},
+		},
+		{
+			name: "tar is a named pipe",
+			setup: func(t *testing.T, e *env) {
+				set.place(t, e, "good2", b2, ".manifest")
+				if err := syscall.Mkfifo(e.path("central/inbound/"+b2+".tar"), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			},
+			code:    3,
+			log:     []string{b2 + `\.tar: a named pipe \(FIFO\), not a regular file`, `skipped 1`},
+			inbound: []string{b2 + ".manifest", b2 + ".tar"},
+		},
+		{
+			name: "tar is a symbolic link to /dev/zero",
+			setup: func(t *testing.T, e *env) {
+				set.place(t, e, "good2", b2, ".manifest")
+				os.Symlink("/dev/zero", e.path("central/inbound/"+b2+".tar"))
+			},
+			code:    3,
+			log:     []string{b2 + `\.tar: a symbolic link, not a regular file`, `skipped 1`},
+			inbound: []string{b2 + ".manifest", b2 + ".tar"},
+		},
+		{
+			name: "tar is a symbolic link to the real tar elsewhere",
+			setup: func(t *testing.T, e *env) {
+				set.place(t, e, "good2", b2, ".manifest")
+				os.Symlink(filepath.Join(set.dir, "good2.tar"), e.path("central/inbound/"+b2+".tar"))
+			},
+			code:    3,
+			log:     []string{b2 + `\.tar: a symbolic link, not a regular file`, `skipped 1`},
+			inbound: []string{b2 + ".manifest", b2 + ".tar"},
 		},
 		{
 			name: "unreadable manifest",

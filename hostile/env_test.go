@@ -131,7 +131,17 @@ func (e *env) run(name string, args ...string) (int, string) {
 	e.t.Helper()
 	var stderr bytes.Buffer
 	cmd := e.command(name, &stderr, args...)
-	if err := cmd.Run(); err != nil {
+	if err := cmd.Start(); err != nil {
+		e.t.Fatal(err)
+	}
+	// A stage that hangs on a hostile input is a failure, not a stuck suite.
+	hung := time.AfterFunc(time.Minute, func() { syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) })
+	defer func() {
+		if !hung.Stop() {
+			e.t.Errorf("%s %s hung: killed after a minute\n%s", name, strings.Join(args, " "), stderr.String())
+		}
+	}()
+	if err := cmd.Wait(); err != nil {
 		var ee *exec.ExitError
 		if !errors.As(err, &ee) {
 			e.t.Fatal(err)
