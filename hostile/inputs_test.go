@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"syscall"
 	"testing"
 
 	"roamsettle/pkg/spool"
@@ -313,6 +314,31 @@ func TestEdgeFiles(t *testing.T) {
 			e.checkLoaded(2, want2)
 			if want2 != int64(detailRecords(t, e.path("good"))) {
 				t.Errorf("loaded %d records, the detail file has %d", want2, detailRecords(t, e.path("good")))
+			}
+		})
+	}
+	for _, dir := range []string{"ready", "open"} {
+		t.Run("named pipe in "+dir+"/", func(t *testing.T) {
+			e := newEnv(t)
+			e.detail("good", 4, 30)
+			e.must([]int{0}, "roamcollect", "import", e.path("good"))
+			fifo := e.path("spool/" + dir + "/nas1_20260601T000000Z_FIFO.sess")
+			if err := syscall.Mkfifo(fifo, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			code, out := e.run("roamcollect", "push") // push sweeps (and opens the spool) first
+			if code != 3 {
+				t.Fatalf("exit %d, want 3\n%s", code, out)
+			}
+			wantMatch(t, "push's log", out, regexp.QuoteMeta(filepath.Base(fifo)))
+			if m := regexp.MustCompile(`(?m)^roamcollect: .*$`).FindString(out); m != "" {
+				t.Logf("error: %s", strings.ReplaceAll(m, e.dir+"/", ""))
+			}
+			if _, err := os.Lstat(fifo); err != nil {
+				t.Errorf("the pipe was moved: %v", err)
+			}
+			if n := manifestRecords(t, e.path("central/inbound/"+b1+".manifest")); n != int64(detailRecords(t, e.path("good"))) {
+				t.Errorf("pushed %d records, the detail file has %d", n, detailRecords(t, e.path("good")))
 			}
 		})
 	}
