@@ -9,7 +9,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 )
@@ -19,45 +18,26 @@ import (
 // other content: a reused sequence number when it meets good1).
 type batchSet struct{ dir string }
 
-var (
-	batchesOnce sync.Once
-	batches     batchSet
-	batchesErr  string
-)
-
 func makeBatches(t *testing.T) batchSet {
 	t.Helper()
-	batchesOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "roamsettle-hostile-")
-		if err != nil {
-			batchesErr = err.Error()
-			return
-		}
-		a := newEnv(t)
-		a.edgeToInbound(1, 120)
-		a.edgeToInbound(3, 120)
-		c := newEnv(t)
-		c.edgeToInbound(2, 120)
-		for _, m := range []struct{ from, name, to string }{
-			{a.path("central/inbound"), "ISPB-0000000001", "good1"},
-			{a.path("central/inbound"), "ISPB-0000000002", "good2"},
-			{c.path("central/inbound"), "ISPB-0000000001", "other1"},
-		} {
-			for _, ext := range []string{".tar", ".manifest"} {
-				b, err := os.ReadFile(filepath.Join(m.from, m.name+ext))
-				if err != nil {
-					batchesErr = err.Error()
-					return
-				}
-				os.WriteFile(filepath.Join(dir, m.to+ext), b, 0o644)
+	dir := t.TempDir()
+	a := newEnv(t)
+	a.edgeToInbound(1, 120)
+	a.edgeToInbound(3, 120)
+	c := newEnv(t)
+	c.edgeToInbound(2, 120)
+	for _, m := range []struct{ from, name, to string }{
+		{a.path("central/inbound"), b1, "good1"},
+		{a.path("central/inbound"), b2, "good2"},
+		{c.path("central/inbound"), b1, "other1"},
+	} {
+		for _, ext := range []string{".tar", ".manifest"} {
+			if err := os.WriteFile(filepath.Join(dir, m.to+ext), mustRead(t, filepath.Join(m.from, m.name+ext)), 0o644); err != nil {
+				t.Fatal(err)
 			}
 		}
-		batches = batchSet{dir}
-	})
-	if batchesErr != "" {
-		t.Fatal(batchesErr)
 	}
-	return batches
+	return batchSet{dir}
 }
 
 // place copies batch which (good1, good2, other1) into inbound/ as name.
