@@ -359,6 +359,16 @@ func TestKillEveryStage(t *testing.T) {
 	if q := e.files("central/quarantine"); len(q) > 0 {
 		t.Errorf("quarantined: %v", q)
 	}
+	// Nothing left behind half-way: every folder a stage empties is empty,
+	// and the edge kept one copy of what it sent.
+	for _, dir := range []string{"central/inbound", "spool/ready", "spool/outgoing", "spool/bad", "spool/journal"} {
+		if f := e.files(dir); len(f) > 0 {
+			t.Errorf("%s holds %v", dir, f)
+		}
+	}
+	if got, want := e.files("spool/sent"), base.files("spool/sent"); strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Errorf("spool/sent holds %v, the run without kills %v", got, want)
+	}
 	if n := e.count("SELECT count(*) FROM reports"); n != 1 {
 		t.Errorf("%d reports, want 1", n)
 	}
