@@ -246,15 +246,15 @@ func (s *server) receive(b []byte, src netip.AddrPort, now time.Time) *request {
 	addr := src.Addr().Unmap().WithZone("")
 	nas, ok := s.clients[addr]
 	if !ok {
-		s.drop(&s.n.unknownClient, addr, now, "unknown client")
+		s.drop(&s.n.unknownClient, src, b, now, "unknown client")
 		return nil
 	}
 	if len(b) < 20 {
-		s.drop(&s.n.malformed, addr, now, "malformed: shorter than a RADIUS header", "nas", nas.Name)
+		s.drop(&s.n.malformed, src, b, now, "malformed: shorter than a RADIUS header", "nas", nas.Name, "bytes", len(b))
 		return nil
 	}
 	if radius.Code(b[0]) != radius.CodeAccountingRequest {
-		s.drop(&s.n.notAccounting, addr, now, "not an Accounting-Request", "nas", nas.Name, "code", radius.Code(b[0]).String())
+		s.drop(&s.n.notAccounting, src, b, now, "not an Accounting-Request", "nas", nas.Name, "code", radius.Code(b[0]).String())
 		return nil
 	}
 	// Octets beyond the Length field are padding (RFC 2865 §3) and not
@@ -262,28 +262,28 @@ func (s *server) receive(b []byte, src netip.AddrPort, now time.Time) *request {
 	if l := int(b[2])<<8 | int(b[3]); l >= 20 && l <= len(b) && l <= radius.MaxPacketLength {
 		b = b[:l]
 	} else {
-		s.drop(&s.n.malformed, addr, now, "malformed: bad Length field", "nas", nas.Name, "length", l, "bytes", len(b))
+		s.drop(&s.n.malformed, src, b, now, "malformed: bad Length field", "nas", nas.Name, "length", l, "bytes", len(b))
 		return nil
 	}
 	if !radius.IsAuthenticRequest(b, nas.Secret) {
-		s.drop(&s.n.badAuth, addr, now, "bad Request Authenticator (wrong shared secret?)", "nas", nas.Name)
+		s.drop(&s.n.badAuth, src, b, now, "bad Request Authenticator (wrong shared secret?)", "nas", nas.Name)
 		return nil
 	}
 	p, err := radius.Parse(b, nas.Secret)
 	if err != nil {
-		s.drop(&s.n.malformed, addr, now, "malformed: "+err.Error(), "nas", nas.Name)
+		s.drop(&s.n.malformed, src, b, now, "malformed: "+err.Error()+badAttribute(b), "nas", nas.Name)
 		return nil
 	}
 	from := netip.AddrPortFrom(addr, src.Port()) // IPv4 as IPv4 on a dual-stack socket
 	rec, err := toRecord(p, origin{NAS: nas.Name, Source: from.String(), TimeZone: s.edge.Timezone,
 		Local: s.local, Received: now})
 	if err != nil {
-		s.drop(&s.n.malformed, addr, now, err.Error(), "nas", nas.Name)
+		s.drop(&s.n.malformed, src, b, now, err.Error(), "nas", nas.Name)
 		return nil
 	}
 	resp, err := p.Response(radius.CodeAccountingResponse).Encode()
 	if err != nil { // cannot happen for an empty response; never answer blindly
-		s.drop(&s.n.malformed, addr, now, "cannot encode the response: "+err.Error(), "nas", nas.Name)
+		s.drop(&s.n.malformed, src, b, now, "cannot encode the response: "+err.Error(), "nas", nas.Name)
 		return nil
 	}
 	key := packetKey{src: from, id: p.Identifier, auth: p.Authenticator}
@@ -299,13 +299,21 @@ func (s *server) receive(b []byte, src netip.AddrPort, now time.Time) *request {
 	return &request{rec: rec, key: key, resp: resp, to: src}
 }
 
-func (s *server) drop(c *atomic.Int64, src netip.Addr, now time.Time, reason string, attrs ...any) {
+// drop counts a dropped datagram and logs it (within the log's limits)
+// with what names the packet: source address and port and, when it has
+// a header, its Identifier.
+func (s *server) drop(c *atomic.Int64, from netip.AddrPort, b []byte, now time.Time, reason string, attrs ...any) {
 	c.Add(1)
+	src := from.Addr().Unmap().WithZone("")
 	v := s.drops.allow(src.String(), now)
 	if !v.ok {
 		return
 	}
-	attrs = append([]any{"source", src.String(), "suppressed_since_last", v.held}, attrs...)
+	packet := []any{"source", src.String(), "port", from.Port()}
+	if len(b) >= 2 {
+		packet = append(packet, "id", int(b[1]))
+	}
+	attrs = append(append(packet, "suppressed_since_last", v.held), attrs...)
 	if v.others > 0 {
 		attrs = append(attrs, "suppressed_other_sources", v.others)
 	}
@@ -314,6 +322,25 @@ func (s *server) drop(c *atomic.Int64, src netip.Addr, now time.Time, reason str
 		s.log.Warn(fmt.Sprintf("%d dropped packets logged in %v from all sources; further drops are counted, not logged, for the rest of it",
 			logBudget, logEvery), "budget", logBudget)
 	}
+}
+
+// badAttribute says which attribute of an authentic packet does not
+// parse and why, for the log: the parser's own error names neither.
+func badAttribute(b []byte) string {
+	for i := 20; i < len(b); {
+		if len(b)-i < 2 {
+			return fmt.Sprintf(" (a lone octet at offset %d where an attribute header belongs)", i)
+		}
+		t, l := b[i], int(b[i+1])
+		if l < 2 {
+			return fmt.Sprintf(" (attribute %d at offset %d has length %d)", t, i, l)
+		}
+		if i+l > len(b) {
+			return fmt.Sprintf(" (attribute %d at offset %d has length %d, but only %d octets remain in the packet's %d)", t, i, l, len(b)-i, len(b))
+		}
+		i += l
+	}
+	return ""
 }
 
 func (s *server) answer(resp []byte, to netip.AddrPort) {

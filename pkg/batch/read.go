@@ -8,9 +8,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 
 	"roamsettle/pkg/spool"
 )
@@ -25,8 +27,10 @@ type VisitFunc func(m *Member, line int, rec *spool.Record) error
 // every record as it is read, before the final checks, so a caller loading
 // records must hold them in a transaction until Read returns nil.
 // The first error stops the read; it names the file, member and line.
-func Read(manifestPath string, visit VisitFunc) (*Manifest, error) {
-	mf, err := os.Open(manifestPath)
+// A tar that is there but cannot be opened or read (permissions, an I/O
+// error) is an *UnreadableError: that says nothing about its content.
+func Read(manifestPath string, visit VisitFunc) (m *Manifest, err error) {
+	mf, err := OpenRegular(manifestPath)
 	if err != nil {
 		return nil, err
 	}
@@ -35,7 +39,7 @@ func Read(manifestPath string, visit VisitFunc) (*Manifest, error) {
 	if err != nil {
 		return nil, err
 	}
-	m := &mr.Header
+	m = &mr.Header
 	base := strings.TrimSuffix(filepath.Base(manifestPath), ManifestExt)
 	if got := Name(m.Sender, m.Sequence); got != base {
 		return m, fmt.Errorf("%s: sender %s and sequence %d do not match the file name", filepath.Base(manifestPath), m.Sender, m.Sequence)
@@ -44,19 +48,39 @@ func Read(manifestPath string, visit VisitFunc) (*Manifest, error) {
 		return m, fmt.Errorf("%s: data_file %q, want %q", filepath.Base(manifestPath), m.DataFile, base+DataExt)
 	}
 	dataPath := filepath.Join(filepath.Dir(manifestPath), m.DataFile)
-	df, err := os.Open(dataPath)
+	df, err := OpenRegular(dataPath)
 	if err != nil {
-		return m, err
+		if errors.Is(err, fs.ErrNotExist) {
+			return m, err
+		}
+		return m, &UnreadableError{err}
 	}
 	defer df.Close()
+	// Whatever the tar and record parsers make of a failed read, the
+	// batch's error is then the read's.
+	er := &errReader{r: df}
+	defer func() {
+		if err != nil && er.err != nil {
+			err = &UnreadableError{er.err}
+		}
+	}()
 	sum := sha256.New()
 	cnt := &countWriter{}
 	// Buffered: the tar reader asks for 512-byte headers and small members,
 	// and one read system call each would dominate a large batch.
-	data := bufio.NewReaderSize(df, 256*1024)
+	data := bufio.NewReaderSize(er, 256*1024)
 	tr := tar.NewReader(io.TeeReader(data, io.MultiWriter(sum, cnt)))
 	var got Totals
 	rd := spool.NewReader(nil, "") // reused for every member
+	// cut names where a tar that ends too early ends: a truncated upload
+	// is told from a damaged one by the reason alone.
+	last := "its first member"
+	cut := func(err error) error {
+		if errors.Is(err, io.ErrUnexpectedEOF) {
+			return fmt.Errorf("%s: cut short after %d of %d bytes, in or after member %s: %w", m.DataFile, cnt.n, m.DataSize, last, err)
+		}
+		return fmt.Errorf("%s: %w", m.DataFile, err)
+	}
 	for {
 		hdr, terr := tr.Next()
 		mb, merr := mr.NextMember()
@@ -67,7 +91,7 @@ func Read(manifestPath string, visit VisitFunc) (*Manifest, error) {
 			return m, merr
 		}
 		if terr != nil && terr != io.EOF {
-			return m, fmt.Errorf("%s: %w", m.DataFile, terr)
+			return m, cut(terr)
 		}
 		if terr == io.EOF {
 			return m, fmt.Errorf("%s: member %s is in the manifest but not in the data", m.DataFile, mb.Name)
@@ -81,8 +105,9 @@ func Read(manifestPath string, visit VisitFunc) (*Manifest, error) {
 		if hdr.Size != mb.Size {
 			return m, fmt.Errorf("%s: member %s is %d bytes, manifest says %d", m.DataFile, mb.Name, hdr.Size, mb.Size)
 		}
+		last = mb.Name
 		if err := readMember(rd, tr, &mb, &got, visit); err != nil {
-			return m, fmt.Errorf("%s: %w", m.DataFile, err)
+			return m, cut(err)
 		}
 		got.Files++
 	}
@@ -100,6 +125,81 @@ func Read(manifestPath string, visit VisitFunc) (*Manifest, error) {
 		return m, fmt.Errorf("%s: control totals differ: %s", filepath.Base(manifestPath), strings.Join(d, "; "))
 	}
 	return m, nil
+}
+
+// UnreadableError is a batch's tar that exists but cannot be opened or
+// read (its permissions, an I/O error). Unlike a damaged tar it says
+// nothing about the batch, so roamload leaves such a batch in inbound/
+// for the next run instead of quarantining it.
+type UnreadableError struct{ Err error }
+
+func (e *UnreadableError) Error() string { return e.Err.Error() }
+func (e *UnreadableError) Unwrap() error { return e.Err }
+
+// OpenRegular opens a batch file for reading only if it is a regular
+// file. inbound/ is a drop folder other parties write to: a named pipe
+// there would block the open (and the run, lock held) for ever, a device
+// or a symbolic link to one would be read without end, and a link could
+// point anywhere on the host. So a symbolic link is not followed, the
+// open does not wait for a pipe's writer, and anything but a regular file
+// is a *NotRegularError.
+func OpenRegular(path string) (*os.File, error) {
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
+	if errors.Is(err, syscall.ELOOP) {
+		if fi, lerr := os.Lstat(path); lerr == nil && fi.Mode()&fs.ModeSymlink != 0 {
+			return nil, &NotRegularError{path, fi.Mode()}
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	if !fi.Mode().IsRegular() {
+		f.Close()
+		return nil, &NotRegularError{path, fi.Mode()}
+	}
+	return f, nil
+}
+
+// NotRegularError is a batch file that is not a regular file.
+type NotRegularError struct {
+	Path string
+	Mode fs.FileMode
+}
+
+func (e *NotRegularError) Error() string {
+	kind := "not a regular file"
+	switch t := e.Mode.Type(); {
+	case t&fs.ModeSymlink != 0:
+		kind = "a symbolic link"
+	case t&fs.ModeNamedPipe != 0:
+		kind = "a named pipe (FIFO)"
+	case t&fs.ModeDevice != 0:
+		kind = "a device"
+	case t&fs.ModeDir != 0:
+		kind = "a folder"
+	case t&fs.ModeSocket != 0:
+		kind = "a socket"
+	}
+	return fmt.Sprintf("%s: %s, not a regular file: never read (a batch is two regular files)", e.Path, kind)
+}
+
+// errReader keeps the first error of its reader other than io.EOF.
+type errReader struct {
+	r   io.Reader
+	err error
+}
+
+func (e *errReader) Read(p []byte) (int, error) {
+	n, err := e.r.Read(p)
+	if err != nil && err != io.EOF && e.err == nil {
+		e.err = err
+	}
+	return n, err
 }
 
 func readMember(rd *spool.Reader, r io.Reader, mb *Member, total *Totals, visit VisitFunc) error {

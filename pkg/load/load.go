@@ -50,7 +50,7 @@ const (
 	countRecords     = "records"
 	countProblems    = "problems" // records loaded with a value their row cannot hold
 	countGaps        = "gaps"
-	countSkipped     = "skipped" // batches whose manifest cannot be read: left in inbound/
+	countSkipped     = "skipped" // batches whose manifest or tar cannot be read: left in inbound/
 	countStuck       = "stuck"   // batches that could not be moved out of inbound/
 )
 
@@ -162,7 +162,7 @@ func (l *loader) outcome() error {
 		parts = append(parts, fmt.Sprintf("%d batch(es) %s, see %s: %s", len(l.held), verb, l.s.Quarantine, strings.Join(l.held, ", ")))
 	}
 	if len(l.skipped) > 0 {
-		parts = append(parts, fmt.Sprintf("%d batch(es) left in %s because their manifest cannot be read (fix the permissions; the next run loads them): %s",
+		parts = append(parts, fmt.Sprintf("%d batch(es) left in %s because their manifest or tar cannot be read (the log says why: permissions, an I/O error, not a regular file; once fixed, the next run loads them): %s",
 			len(l.skipped), l.s.Inbound, strings.Join(l.skipped, ", ")))
 	}
 	msg := strings.Join(parts, "; ")
@@ -244,10 +244,7 @@ func (l *loader) batch(b inboundBatch) error {
 	if err != nil {
 		var ur *unreadable
 		if errors.As(err, &ur) {
-			l.run.Add(countSkipped, 1)
-			l.skipped = append(l.skipped, b.base)
-			log.Error("manifest cannot be read; batch left in inbound/ and skipped", "err", ur.err)
-			return nil
+			return l.skip(b, "manifest", ur.err, log)
 		}
 		return l.quarantine(b, err.Error())
 	}
@@ -274,6 +271,26 @@ func (l *loader) batch(b inboundBatch) error {
 	return l.load(b, mpath, mi, log)
 }
 
+// skip leaves a batch whose manifest or tar cannot be read in inbound/,
+// reported: its permissions or an I/O error say nothing about its
+// content, and once they are fixed the next run loads it.
+func (l *loader) skip(b inboundBatch, what string, err error, log *slog.Logger) error {
+	l.run.Add(countSkipped, 1)
+	l.skipped = append(l.skipped, b.base)
+	log.Error(what+" cannot be read; batch left in inbound/ and skipped", "err", err)
+	return nil
+}
+
+// quarantineOrSkip quarantines a batch for what batch.Read found wrong,
+// or skips it when its tar could not be read at all.
+func (l *loader) quarantineOrSkip(b inboundBatch, err error, log *slog.Logger) error {
+	var ue *batch.UnreadableError
+	if errors.As(err, &ue) {
+		return l.skip(b, "tar", ue, log)
+	}
+	return l.quarantine(b, err.Error())
+}
+
 // manifestInfo is what is known of a manifest before its batch is read.
 type manifestInfo struct {
 	sha256 string
@@ -285,7 +302,7 @@ type manifestInfo struct {
 // A manifest that cannot be parsed is the batch's error, one that cannot
 // be read is *unreadable.
 func readManifest(path string) (*manifestInfo, error) {
-	f, err := os.Open(path)
+	f, err := batch.OpenRegular(path)
 	if err != nil {
 		return nil, &unreadable{fmt.Errorf("read %s: %w", path, err)}
 	}
@@ -372,7 +389,7 @@ func (l *loader) dryRun(b inboundBatch, mpath string, log *slog.Logger) error {
 		if ferr := batchError(l.ctx, err); ferr != nil {
 			return ferr
 		}
-		return l.quarantine(b, err.Error())
+		return l.quarantineOrSkip(b, err, log)
 	}
 	l.noteLoaded(b)
 	l.run.Add(countLoaded, 1)
@@ -411,7 +428,7 @@ func (l *loader) load(b inboundBatch, mpath string, mi *manifestInfo, log *slog.
 		if ferr := batchError(l.ctx, err); ferr != nil {
 			return ferr
 		}
-		return l.quarantine(b, err.Error())
+		return l.quarantineOrSkip(b, err, log)
 	}
 	l.crash(CrashBeforeCommit)
 	if err := tx.Commit(); err != nil {
@@ -453,7 +470,7 @@ func (l *loader) addEmptyMembers(tx *store.BatchTx, mpath string, hdr *batch.Man
 	if tx.MembersSeen() == hdr.Totals.Files {
 		return nil
 	}
-	f, err := os.Open(mpath)
+	f, err := batch.OpenRegular(mpath)
 	if err != nil {
 		return &fatal{fmt.Errorf("reopen %s: %w", mpath, err)}
 	}
@@ -501,7 +518,7 @@ func (l *loader) copy(b inboundBatch, prior *store.Batch, hdr *batch.Manifest, l
 	if _, err := os.Stat(tpath); err == nil {
 		size, sum, err := hashFile(tpath)
 		if err != nil {
-			return err
+			return l.skip(b, "tar", err, log)
 		}
 		if size != hdr.DataSize || sum != hdr.DataSHA256 {
 			return l.quarantine(b, fmt.Sprintf("%s: copy of batch_id %d (loaded %s) with the same manifest but different data: "+
@@ -526,7 +543,7 @@ func (l *loader) copy(b inboundBatch, prior *store.Batch, hdr *batch.Manifest, l
 }
 
 func hashFile(path string) (int64, string, error) {
-	f, err := os.Open(path)
+	f, err := batch.OpenRegular(path)
 	if err != nil {
 		return 0, "", err
 	}

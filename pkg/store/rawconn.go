@@ -17,8 +17,9 @@ import (
 // used by one goroutine at a time). Everything else goes through
 // database/sql.
 type rawConn struct {
-	tls *libc.TLS
-	db  uintptr
+	tls  *libc.TLS
+	db   uintptr
+	path string // the database file, named in every error
 }
 
 // cmem is C memory (from the TLS allocator) at address p: outside Go's
@@ -26,7 +27,7 @@ type rawConn struct {
 func cmem(p uintptr) unsafe.Pointer { return unsafe.Add(nil, p) }
 
 func openRaw(path string) (*rawConn, error) {
-	c := &rawConn{tls: libc.NewTLS()}
+	c := &rawConn{tls: libc.NewTLS(), path: path}
 	name, err := libc.CString(path)
 	if err != nil {
 		c.tls.Close()
@@ -59,7 +60,9 @@ func (c *rawConn) err(rc int32, what string) error {
 	if c.db != 0 {
 		msg = libc.GoString(sqlite3.Xsqlite3_errmsg(c.tls, c.db))
 	}
-	return fmt.Errorf("%s: %s (SQLite code %d)", what, msg, rc)
+	// The file is named: "database or disk is full" or "disk I/O error"
+	// says what, not where.
+	return fmt.Errorf("database %s: %s: %s (SQLite code %d)", c.path, what, msg, rc)
 }
 
 // exec runs statements without results.
