@@ -31,5 +31,5 @@ if [ ${#need[@]} -gt 0 ]; then
 fi
 
 go vet ./...
-test -z "$(gofmt -l cmd pkg internal e2e)" || { echo "gofmt needed:"; gofmt -l cmd pkg internal e2e; exit 1; }
+test -z "$(gofmt -l $(git ls-files "*.go"))" || { echo "gofmt needed:"; gofmt -l $(git ls-files "*.go"); exit 1; }
 go test -count=1 -timeout 45m "$@" ./...
