@@ -12,8 +12,8 @@
 # $OUT/<stage>.log (OUT defaults to bench/out/<date>/); the table also to
 # $OUT/table.txt and, tab-separated, $OUT/rows.tsv.
 #
-#   bench/all.sh             # the full scale: ~30 min, ~5 GB of scratch
-#   bench/all.sh 10000       # a smoke test: a few minutes
+#   bench/all.sh             # the full scale: ~15-20 min, ~10 GB of scratch at the peak (e2e)
+#   bench/all.sh 10000       # a smoke test: under a minute
 #   ONLY="load e2e" bench/all.sh 100000   # some of them
 set -euo pipefail
 cd "$(dirname "$0")/.."

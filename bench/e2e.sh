@@ -15,7 +15,7 @@
 # and every ISP's MANIFEST is published. There is no reference tool for
 # the whole; the goal is 1M sessions in under 2 minutes.
 #
-#   bench/e2e.sh                 # 1M sessions (~1 GB of spool, ~3 GB in all)
+#   bench/e2e.sh                 # 1M sessions (~10 GB of scratch: ~1 GB per 100,000)
 #   bench/e2e.sh 10000           # a smoke test
 #   WORK=/var/tmp/e2e KEEP=1 bench/e2e.sh   # where data goes; keep it
 set -euo pipefail
