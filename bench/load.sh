@@ -27,7 +27,6 @@ bench_setup load.sh
 go build -o "$WORK/bin/roamload" ./cmd/roamload
 go build -o "$WORK/bin/genbatch" ./bench/genbatch
 
-
 echo "# roamload vs sqlite3 .import; $(nproc) cores; load average: $(cut -d' ' -f1-3 /proc/loadavg)$( [ -r /proc/pressure/io ] && echo "; io pressure: $(head -1 /proc/pressure/io)")"
 echo "# sqlite3 $(sqlite3 --version | cut -d' ' -f1); runs per size: $RUNS (median shown)"
 printf "%-9s %-10s %12s %12s %7s %14s\n" records tool "records/s" seconds ratio "peak RSS (MB)"
@@ -75,5 +74,7 @@ for n in $SIZES; do
 	printf "%-9s %-10s %12s %12s %7s %14s\n" "$n" roamload "$rl" "$(printf '%s\n' "${rl_sec[@]}" | median)" \
 		"$(printf '%s\n' "${ratio[@]}" | median)x" "$(printf '%s\n' "${rl_rss[@]}" | median)"
 	printf "%-9s %-10s %12s %12s %7s %14s\n" "$n" "sqlite3" "$sh" "$(printf '%s\n' "${sh_sec[@]}" | median)" "" ""
+	bench_row roamload "$n" rec "$(printf '%s\n' "${rl_sec[@]}" | median)" "$(printf '%s\n' "${rl_rss[@]}" | median)" \
+		"$(printf '%s\n' "${ratio[@]}" | median)" "sqlite3 .import" ">= 1.00"
 	rm -rf "$src" "$WORK/raw-$n.csv"
 done

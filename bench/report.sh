@@ -63,6 +63,7 @@ for n in $SIZES; do
 	rs=$(m "${rr_sec[@]}"); ss=$(m "${sq_sec[@]}")
 	printf "%-9s %-11s %10.2f %12.0f %7s %14.0f\n" "$n" roamreport "$rs" "$(awk -v r="$n" -v s="$rs" 'BEGIN {print r/s}')" "$(m "${ratio[@]}")" "$(awk -v k="$(m "${rr_rss[@]}")" 'BEGIN {print k/1024}')"
 	printf "%-9s %-11s %10.2f %12.0f %7s %14.0f\n" "$n" sqlite3 "$ss" "$(awk -v r="$n" -v s="$ss" 'BEGIN {print r/s}')" "" "$(awk -v k="$(m "${sq_rss[@]}")" 'BEGIN {print k/1024}')"
+	bench_row roamreport "$n" sess "$rs" "$(awk -v k="$(m "${rr_rss[@]}")" 'BEGIN {printf "%.0f", k/1024}')" "$(m "${ratio[@]}")" "sqlite3 GROUP BY" "1M < 10 s, < 200 MB"
 	# The reference's pair sums are the operator's: check one figure.
 	ref=$(awk -F, 'NR > 1 {s += $3} END {print s}' "$c/pairs.csv")
 	got=$(awk '$1 == "sessions" {print $2}' "$c/reports/2026-07/operator/MANIFEST")

@@ -62,7 +62,12 @@ func (p *pusher) build(ctx context.Context) (string, int, error) {
 	}
 	bar := p.run.Progress("bundle", "files", int64(len(names)))
 	good, bad := 0, 0
+	// Keyed by names' own strings: prepare yields one result per name, in
+	// order; a key cut from r.path would keep the whole path alive.
+	members := make(map[string]bool, len(names))
+	i := -1
 	for r := range prepare(p.l.Ready(), names) {
+		i++
 		if err := ctx.Err(); err != nil {
 			bar.Done()
 			return "", bad, err
@@ -73,6 +78,7 @@ func (p *pusher) build(ctx context.Context) (string, int, error) {
 				bar.Done()
 				return "", bad, fmt.Errorf("build batch %s: %w", batch.Name(sender, seq), err)
 			}
+			members[names[i]] = true
 			good++
 			continue
 		}
@@ -100,6 +106,7 @@ func (p *pusher) build(ctx context.Context) (string, int, error) {
 	}
 	up.finish()
 	name := batch.Name(sender, seq)
+	p.built, p.builtMembers = name, members
 	p.run.Log.Info("batch built", "batch", name, "files", m.Totals.Files, "records", m.Totals.Records, "bytes", m.DataSize)
 	return name, bad, nil
 }

@@ -164,6 +164,12 @@ type pusher struct {
 	foreign int
 	// aside is what the sweep's Store could not use in open/ or the journal.
 	aside []spool.Aside
+	// built and builtMembers are the batch this run bundled and its member
+	// names, so settling it need not parse back the manifest just written
+	// (at 100,000 members that parse was most of a settle's CPU). Batches
+	// from earlier runs are settled from their manifest.
+	built        string
+	builtMembers map[string]bool
 }
 
 func (p *pusher) dir(name string) string { return filepath.Join(p.l.Root, name) }

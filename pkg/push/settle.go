@@ -57,9 +57,12 @@ func (p *pusher) settle(base string) (missing int64, err error) {
 	if _, err := os.Lstat(mpath); errors.Is(err, fs.ErrNotExist) {
 		mpath = filepath.Join(settling, mname) // moved in before a crash
 	}
-	members, err := readMembers(mpath)
-	if err != nil {
-		return 0, err
+	members := p.builtMembers
+	if base != p.built || members == nil {
+		var err error
+		if members, err = readMembers(mpath); err != nil {
+			return 0, err
+		}
 	}
 	names, err := readNames(settling)
 	if err != nil {
