@@ -12,8 +12,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 
+	"roamsettle/pkg/durable"
 	"roamsettle/pkg/spool"
 )
 
@@ -137,55 +137,10 @@ func (e *UnreadableError) Error() string { return e.Err.Error() }
 func (e *UnreadableError) Unwrap() error { return e.Err }
 
 // OpenRegular opens a batch file for reading only if it is a regular
-// file. inbound/ is a drop folder other parties write to: a named pipe
-// there would block the open (and the run, lock held) for ever, a device
-// or a symbolic link to one would be read without end, and a link could
-// point anywhere on the host. So a symbolic link is not followed, the
-// open does not wait for a pipe's writer, and anything but a regular file
-// is a *NotRegularError.
+// file, never through a symbolic link: inbound/ is a drop folder other
+// parties write to (durable.OpenRegular).
 func OpenRegular(path string) (*os.File, error) {
-	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
-	if errors.Is(err, syscall.ELOOP) {
-		if fi, lerr := os.Lstat(path); lerr == nil && fi.Mode()&fs.ModeSymlink != 0 {
-			return nil, &NotRegularError{path, fi.Mode()}
-		}
-	}
-	if err != nil {
-		return nil, err
-	}
-	fi, err := f.Stat()
-	if err != nil {
-		f.Close()
-		return nil, err
-	}
-	if !fi.Mode().IsRegular() {
-		f.Close()
-		return nil, &NotRegularError{path, fi.Mode()}
-	}
-	return f, nil
-}
-
-// NotRegularError is a batch file that is not a regular file.
-type NotRegularError struct {
-	Path string
-	Mode fs.FileMode
-}
-
-func (e *NotRegularError) Error() string {
-	kind := "not a regular file"
-	switch t := e.Mode.Type(); {
-	case t&fs.ModeSymlink != 0:
-		kind = "a symbolic link"
-	case t&fs.ModeNamedPipe != 0:
-		kind = "a named pipe (FIFO)"
-	case t&fs.ModeDevice != 0:
-		kind = "a device"
-	case t&fs.ModeDir != 0:
-		kind = "a folder"
-	case t&fs.ModeSocket != 0:
-		kind = "a socket"
-	}
-	return fmt.Sprintf("%s: %s, not a regular file: never read (a batch is two regular files)", e.Path, kind)
+	return durable.OpenRegular(path, false, "never read (a batch is two regular files)")
 }
 
 // errReader keeps the first error of its reader other than io.EOF.

@@ -9,14 +9,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"log/slog"
 	"os"
 	"strings"
-	"syscall"
 	"time"
 
 	"roamsettle/pkg/config"
+	"roamsettle/pkg/durable"
 	"roamsettle/pkg/spool"
 	"roamsettle/pkg/stage"
 )
@@ -93,7 +92,7 @@ func (im *importer) files(ctx context.Context, files []string) error {
 		}
 		run.Add("files", 1)
 		err := im.file(ctx, name)
-		var nr *NotRegularError
+		var nr *durable.NotRegularError
 		switch {
 		case err == nil:
 		case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
@@ -136,49 +135,6 @@ type importer struct {
 	chunks    int
 }
 
-// NotRegularError is a file named on the command line that is not a
-// regular file (a FIFO, a device, a folder): refused before it is read.
-type NotRegularError struct {
-	Name string
-	Mode fs.FileMode
-}
-
-func (e *NotRegularError) Error() string {
-	what := "not a regular file"
-	switch t := e.Mode.Type(); {
-	case t&fs.ModeNamedPipe != 0:
-		what = "a named pipe (FIFO)"
-	case t&fs.ModeDevice != 0:
-		what = "a device"
-	case t&fs.ModeDir != 0:
-		what = "a folder"
-	case t&fs.ModeSocket != 0:
-		what = "a socket"
-	}
-	return fmt.Sprintf("%s: %s, not a regular file: refused (import reads regular detail files only)", e.Name, what)
-}
-
-// openRegular opens a detail file, refusing anything but a regular file
-// before a byte is read. O_NONBLOCK keeps open(2) from waiting for the
-// writer of a FIFO; it changes nothing for a regular file. Checking the
-// opened file (not a stat before the open) leaves no window for a swap.
-func openRegular(name string) (*os.File, error) {
-	f, err := os.OpenFile(name, os.O_RDONLY|syscall.O_NONBLOCK, 0)
-	if err != nil {
-		return nil, err
-	}
-	st, err := f.Stat()
-	if err != nil {
-		f.Close()
-		return nil, err
-	}
-	if !st.Mode().IsRegular() {
-		f.Close()
-		return nil, &NotRegularError{Name: name, Mode: st.Mode()}
-	}
-	return f, nil
-}
-
 // ctxReader ends a read as soon as ctx ends, so a signal stops the import
 // inside a long line as well as between records: the parser reads 64 KiB
 // at a time, and each of those reads checks.
@@ -196,7 +152,7 @@ func (c ctxReader) Read(b []byte) (int, error) {
 
 // file imports one detail file from where the state says it got to.
 func (im *importer) file(ctx context.Context, name string) error {
-	f, err := openRegular(name)
+	f, err := durable.OpenRegular(name, true, "refused (import reads regular detail files only)")
 	if err != nil {
 		return err
 	}
