@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"roamsettle/pkg/batch"
@@ -21,13 +23,11 @@ import (
 // the batch is committed here; if that upload fails, delivery sends the
 // committed copy from outgoing/ as usual.
 func (p *pusher) build(ctx context.Context) (string, int, error) {
-	ents, err := os.ReadDir(p.l.Ready())
-	if err != nil {
-		return "", 0, err
-	}
+	// Names only, read a chunk at a time: a DirEntry per file of a big
+	// ready/ would cost several times the names themselves.
 	var names []string
 	var foreign []fs.DirEntry
-	for _, e := range ents {
+	err := eachEntry(p.l.Ready(), func(e fs.DirEntry) {
 		switch n := e.Name(); {
 		case strings.HasPrefix(n, "."): // a writer's temporary name: not done yet
 		case strings.HasSuffix(n, spool.FileExt) && e.Type().IsRegular():
@@ -35,7 +35,12 @@ func (p *pusher) build(ctx context.Context) (string, int, error) {
 		default:
 			foreign = append(foreign, e)
 		}
+	})
+	if err != nil {
+		return "", 0, err
 	}
+	slices.Sort(names) // the batch's order, the same on every run
+	slices.SortFunc(foreign, func(a, b fs.DirEntry) int { return strings.Compare(a.Name(), b.Name()) })
 	p.reportForeign(foreign)
 	if len(names) == 0 {
 		return "", 0, nil
@@ -62,9 +67,9 @@ func (p *pusher) build(ctx context.Context) (string, int, error) {
 	}
 	bar := p.run.Progress("bundle", "files", int64(len(names)))
 	good, bad := 0, 0
-	// Keyed by names' own strings: prepare yields one result per name, in
-	// order; a key cut from r.path would keep the whole path alive.
-	members := make(map[string]bool, len(names))
+	// names' own strings, sorted: prepare yields one result per name, in
+	// order; a string cut from r.path would keep the whole path alive.
+	members := names[:0:0]
 	i := -1
 	for r := range prepare(p.l.Ready(), names) {
 		i++
@@ -78,7 +83,7 @@ func (p *pusher) build(ctx context.Context) (string, int, error) {
 				bar.Done()
 				return "", bad, fmt.Errorf("build batch %s: %w", batch.Name(sender, seq), err)
 			}
-			members[names[i]] = true
+			members = append(members, names[i])
 			good++
 			continue
 		}
@@ -106,9 +111,31 @@ func (p *pusher) build(ctx context.Context) (string, int, error) {
 	}
 	up.finish()
 	name := batch.Name(sender, seq)
-	p.built, p.builtMembers = name, members
+	p.built, p.builtMembers = name, slices.Clip(members)
 	p.run.Log.Info("batch built", "batch", name, "files", m.Totals.Files, "records", m.Totals.Records, "bytes", m.DataSize)
 	return name, bad, nil
+}
+
+// eachEntry calls fn with each entry of dir, reading it in chunks, in
+// the order the file system gives.
+func eachEntry(dir string, fn func(fs.DirEntry)) error {
+	f, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	for {
+		ents, err := f.ReadDir(4096)
+		for _, e := range ents {
+			fn(e)
+		}
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+	}
 }
 
 // foreignShown is how many foreign entries the warning names; its count

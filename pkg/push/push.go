@@ -169,7 +169,7 @@ type pusher struct {
 	// (at 100,000 members that parse was most of a settle's CPU). Batches
 	// from earlier runs are settled from their manifest.
 	built        string
-	builtMembers map[string]bool
+	builtMembers []string // sorted
 }
 
 func (p *pusher) dir(name string) string { return filepath.Join(p.l.Root, name) }

@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"roamsettle/pkg/batch"
@@ -64,37 +65,35 @@ func (p *pusher) settle(base string) (missing int64, err error) {
 			return 0, err
 		}
 	}
+	// Both lists sorted, walked side by side: no map of a million names.
 	names, err := readNames(settling)
 	if err != nil {
 		return 0, err
 	}
+	slices.Sort(names)
 	var back []string
-	present := 0
+	i := 0
 	for _, n := range names {
+		for i < len(members) && members[i] < n {
+			// Delivered in the batch, but gone from ready/ (removed by hand).
+			missing++
+			p.run.Log.Warn("spool file of a delivered batch is no longer in ready/", "batch", base, "file", members[i])
+			i++
+		}
 		switch {
-		case n == mname:
-		case members[n]:
-			present++
-		default:
+		case i < len(members) && members[i] == n:
+			i++
+		case n != mname:
 			back = append(back, n)
 		}
+	}
+	for ; i < len(members); i++ {
+		missing++
+		p.run.Log.Warn("spool file of a delivered batch is no longer in ready/", "batch", base, "file", members[i])
 	}
 	if len(back) > 0 {
 		if err := p.moveBack(settling, back); err != nil {
 			return 0, err
-		}
-	}
-	if present < len(members) {
-		have := make(map[string]bool, len(names))
-		for _, n := range names {
-			have[n] = true
-		}
-		for n := range members {
-			if !have[n] {
-				// Delivered in the batch, but gone from ready/ (removed by hand).
-				missing++
-				p.run.Log.Warn("spool file of a delivered batch is no longer in ready/", "batch", base, "file", n)
-			}
 		}
 	}
 	if mpath != filepath.Join(settling, mname) {
@@ -222,8 +221,8 @@ func (p *pusher) finishSettling() error {
 	return nil
 }
 
-// readMembers returns the member names of a batch's manifest.
-func readMembers(mpath string) (map[string]bool, error) {
+// readMembers returns the member names of a batch's manifest, sorted.
+func readMembers(mpath string) ([]string, error) {
 	mf, err := os.Open(mpath)
 	if err != nil {
 		return nil, err
@@ -233,16 +232,17 @@ func readMembers(mpath string) (map[string]bool, error) {
 	if err != nil {
 		return nil, err
 	}
-	members := make(map[string]bool, mr.Header.Totals.Files)
+	members := make([]string, 0, mr.Header.Totals.Files)
 	for {
 		mb, err := mr.NextMember()
 		if err == io.EOF {
-			return members, nil
+			slices.Sort(members)
+			return slices.Compact(members), nil
 		}
 		if err != nil {
 			return nil, err
 		}
-		members[mb.Name] = true
+		members = append(members, mb.Name)
 	}
 }
 
