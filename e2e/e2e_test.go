@@ -340,7 +340,7 @@ type edge struct {
 func writeEdge(t *testing.T, isp string, sshd *sshdtest.Server, inbound, nasAddr string) *edge {
 	t.Helper()
 	dir := t.TempDir()
-	e := &edge{isp: isp, dir: dir, cfg: filepath.Join(dir, "roam.toml"), listen: net.JoinHostPort("127.0.0.1", strconv.Itoa(freeUDPPort(t)))}
+	e := &edge{isp: isp, dir: dir, cfg: filepath.Join(dir, "roam.toml"), listen: net.JoinHostPort("127.0.0.1", strconv.Itoa(testbin.FreeUDPPort(t)))}
 	write(t, e.cfg, fmt.Sprintf(`[edge]
 isp = %q
 spool = "spool"
@@ -364,16 +364,6 @@ func write(t *testing.T, path, data string, mode os.FileMode) {
 	if err := os.WriteFile(path, []byte(data), mode); err != nil {
 		t.Fatal(err)
 	}
-}
-
-func freeUDPPort(t *testing.T) int {
-	t.Helper()
-	c, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	return c.LocalAddr().(*net.UDPAddr).Port
 }
 
 type listener struct {

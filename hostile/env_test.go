@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -52,7 +51,7 @@ type env struct {
 func newEnv(t *testing.T) *env {
 	t.Helper()
 	dir := t.TempDir()
-	e := &env{t: t, dir: dir, cfg: filepath.Join(dir, "roam.toml"), listen: fmt.Sprintf("127.0.0.1:%d", freePort(t))}
+	e := &env{t: t, dir: dir, cfg: filepath.Join(dir, "roam.toml"), listen: fmt.Sprintf("127.0.0.1:%d", testbin.FreeUDPPort(t))}
 	var nas strings.Builder
 	fmt.Fprintf(&nas, "[[edge.nas]]\nname = \"nas1\"\naddress = \"127.0.0.1\"\nsecret = %q\n\n", secret)
 	for i := 0; i < hostileNASes; i++ {
@@ -102,16 +101,6 @@ func (e *env) write(name, text string) {
 	if err := os.WriteFile(e.path(name), []byte(text), 0o644); err != nil {
 		e.t.Fatal(err)
 	}
-}
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	c, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	return c.LocalAddr().(*net.UDPAddr).Port
 }
 
 // command is the real binary name with --config and args, in a clean

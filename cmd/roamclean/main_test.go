@@ -4,7 +4,6 @@ import (
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -24,7 +23,7 @@ import (
 func TestEndToEnd(t *testing.T) {
 	rc := testbin.Require(t, "radclient")
 	dir := t.TempDir()
-	port := freePort(t)
+	port := testbin.FreeUDPPort(t)
 	cfg := filepath.Join(dir, "roam.toml")
 	os.WriteFile(cfg, []byte(fmt.Sprintf(`[settlement]
 inbound = "inbound"
@@ -155,14 +154,4 @@ func isExit(err error, ee **exec.ExitError) bool {
 	e, ok := err.(*exec.ExitError)
 	*ee = e
 	return ok
-}
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	c, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	return c.LocalAddr().(*net.UDPAddr).Port
 }

@@ -8,7 +8,6 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -34,7 +33,7 @@ func newEdgeHost(t *testing.T) *edgeHost {
 	t.Helper()
 	dir := t.TempDir()
 	h := &edgeHost{dir: dir, cfg: filepath.Join(dir, "roam.toml"), spool: filepath.Join(dir, "spool"),
-		listen: fmt.Sprintf("127.0.0.1:%d", freePort(t))}
+		listen: fmt.Sprintf("127.0.0.1:%d", testbin.FreeUDPPort(t))}
 	toml := fmt.Sprintf(`[edge]
 isp = "ISPB"
 spool = "spool"
@@ -59,16 +58,6 @@ secret = "s3cret"
 }
 
 func (h *edgeHost) path(name string) string { return filepath.Join(h.dir, name) }
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	c, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	return c.LocalAddr().(*net.UDPAddr).Port
-}
 
 // command is roamcollect --config <cfg> args..., not started, with the
 // same clean environment as testbin.Run.

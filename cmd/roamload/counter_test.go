@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -24,7 +23,7 @@ import (
 // the same batch load as usual and nothing is quarantined.
 func TestHugeCounterEndToEnd(t *testing.T) {
 	rc := testbin.Require(t, "radclient")
-	port := freeUDPPort(t)
+	port := testbin.FreeUDPPort(t)
 	c := newCentral(t, fmt.Sprintf(`
 [edge]
 isp = "ISPB"
@@ -114,14 +113,4 @@ secret = "testing123"
 	if strings.Join(got, "|") != want {
 		t.Errorf("raw rows:\n%s\nwant\n%s", strings.Join(got, "\n"), strings.ReplaceAll(want, "|", "\n"))
 	}
-}
-
-func freeUDPPort(t *testing.T) int {
-	t.Helper()
-	conn, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	return conn.LocalAddr().(*net.UDPAddr).Port
 }

@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -63,12 +62,7 @@ func TestRoamsim(t *testing.T) {
 // writes and answers every one of them.
 func TestSendToTheListener(t *testing.T) {
 	dir := t.TempDir()
-	l, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.LocalAddr().String()
-	l.Close()
+	addr := fmt.Sprintf("127.0.0.1:%d", testbin.FreeUDPPort(t))
 	os.WriteFile(filepath.Join(dir, "secret"), []byte("s3cret\n"), 0o600)
 	os.WriteFile(filepath.Join(dir, "roam.toml"), []byte(fmt.Sprintf(`[edge]
 isp = "ISPB"

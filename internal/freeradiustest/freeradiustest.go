@@ -6,7 +6,6 @@ package freeradiustest
 
 import (
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -89,7 +88,7 @@ func Start(t testing.TB) *Server {
 	t.Helper()
 	radiusd := testbin.Require(t, "freeradius", "/usr/sbin/freeradius")
 	dir := t.TempDir()
-	port := freePort(t)
+	port := testbin.FreeUDPPort(t)
 	conf := strings.NewReplacer("{{dir}}", dir, "{{port}}", fmt.Sprint(port), "{{secret}}", Secret).Replace(radiusdConf)
 	for name, data := range map[string]string{"radiusd.conf": conf, "dictionary": ""} {
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(data), 0o644); err != nil {
@@ -132,13 +131,3 @@ func Start(t testing.TB) *Server {
 
 // LogText returns what FreeRADIUS printed so far (-X: every request).
 func (s *Server) LogText() string { return s.out.String() }
-
-func freePort(t testing.TB) int {
-	t.Helper()
-	c, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	return c.LocalAddr().(*net.UDPAddr).Port
-}

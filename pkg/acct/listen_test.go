@@ -28,17 +28,6 @@ import (
 	"roamsettle/pkg/spool"
 )
 
-// freePort returns a UDP port free on 127.0.0.1 a moment ago.
-func freePort(t *testing.T) int {
-	t.Helper()
-	c, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	return c.LocalAddr().(*net.UDPAddr).Port
-}
-
 type edgeHost struct {
 	dir, cfg, spool string
 	addr            netip.AddrPort
@@ -48,7 +37,7 @@ type edgeHost struct {
 func newEdgeHost(t *testing.T, nasAddr string) *edgeHost {
 	t.Helper()
 	dir := t.TempDir()
-	port := freePort(t)
+	port := testbin.FreeUDPPort(t)
 	h := &edgeHost{dir: dir, cfg: filepath.Join(dir, "roam.toml"), spool: filepath.Join(dir, "spool"),
 		addr: netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), uint16(port))}
 	toml := fmt.Sprintf(`[edge]
