@@ -157,6 +157,9 @@ func encode(attrs []attr, secret []byte) (*radius.Packet, error) {
 					return nil, fmt.Errorf("%s: %w", a.name, err)
 				}
 			}
+			if len(v) > 253 {
+				return nil, fmt.Errorf("%s: %d bytes, at most 253 fit in an attribute", a.name, len(v))
+			}
 			b = []byte(v)
 		case radattr.Integer, radattr.Date, radattr.Enum:
 			n, err := strconv.ParseUint(a.value, 10, 32)
@@ -176,11 +179,21 @@ func encode(attrs []attr, secret []byte) (*radius.Packet, error) {
 			if err != nil {
 				return nil, fmt.Errorf("%s: %w", a.name, err)
 			}
-			b = ip.AsSlice()
+			if def.Number == 95 { // NAS-IPv6-Address
+				if !ip.Is6() || ip.Is4In6() {
+					return nil, fmt.Errorf("%s: %s is not an IPv6 address", a.name, a.value)
+				}
+			} else if ip = ip.Unmap(); !ip.Is4() {
+				return nil, fmt.Errorf("%s: %s is not an IPv4 address", a.name, a.value)
+			}
+			b = ip.WithZone("").AsSlice()
 		default:
 			return nil, errors.New(a.name + ": not an attribute this NAS sends")
 		}
 		p.Add(radius.Type(def.Number), b)
+	}
+	if _, err := p.Encode(); err != nil {
+		return nil, fmt.Errorf("%d attributes, longer than a RADIUS packet holds (%d bytes): %w", len(attrs), radius.MaxPacketLength, err)
 	}
 	return p, nil
 }

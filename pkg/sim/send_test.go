@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"slices"
 	"strings"
 	"testing"
 
@@ -28,6 +29,11 @@ func TestEncode(t *testing.T) {
 		{"number too big", []attr{{"Acct-Session-Time", "4294967296"}}, 0, "", "no 32-bit number"},
 		{"bad address", []attr{{"Framed-IP-Address", "10.0.0"}}, 0, "", "Framed-IP-Address"},
 		{"unterminated quote", []attr{{"User-Name", `"abc`}}, 0, "", "unterminated"},
+		{"ipv4-mapped into an ipv4 attribute", []attr{{"NAS-IP-Address", "::ffff:192.0.2.1"}}, 4, "\xc0\x00\x02\x01", ""},
+		{"ipv6 in an ipv4 attribute", []attr{{"NAS-IP-Address", "2001:db8::1"}}, 0, "", "NAS-IP-Address: 2001:db8::1 is not an IPv4 address"},
+		{"ipv4 in the ipv6 attribute", []attr{{"NAS-IPv6-Address", "192.0.2.1"}}, 0, "", "NAS-IPv6-Address: 192.0.2.1 is not an IPv6 address"},
+		{"string longer than an attribute holds", []attr{{"User-Name", strings.Repeat("u", 254)}}, 0, "", "User-Name: 254 bytes"},
+		{"packet longer than RADIUS allows", slices.Repeat([]attr{{"Calling-Station-Id", strings.Repeat("c", 250)}}, 17), 0, "", "longer than"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -62,3 +68,4 @@ func TestReadRequests(t *testing.T) {
 		t.Errorf("garbage: %v", err)
 	}
 }
+
