@@ -100,9 +100,9 @@ secret_file = "secret"
 		t.Errorf("the listener's summary lacks %q:\n%s", s, logs.String())
 	}
 
-	// Nobody listening: every request unanswered, counted, exit 1.
+	// Nobody listening: no answer to the first request, exit 1 at once.
 	code, _, errs = run("send", "--to", addr, "--secret-file", filepath.Join(dir, "secret"), "--partners", "../../example/partners.csv", "--isp", "ISPB", "--sessions", "1")
-	if code != 1 || !strings.Contains(errs, "unanswered") {
+	if code != 1 || !strings.Contains(errs, "nothing listening") {
 		t.Errorf("send to nobody: exit %d, %s", code, errs)
 	}
 }

@@ -48,10 +48,10 @@ type SendStats struct {
 // up on, so a lost Start is not overtaken by its Stop.
 //
 // A request never answered is counted, not fatal: the run goes on and the
-// error at the end says how many. But when the first Parallel requests all
-// go unanswered, nothing will be (a wrong secret, a NAS the server does not
-// know, nothing listening): Send stops there instead of waiting out every
-// request.
+// error at the end says how many. But when a request goes unanswered
+// before any was answered, nothing will be (a wrong secret, a NAS the
+// server does not know, nothing listening): Send stops there, after one
+// Timeout, instead of waiting out every request.
 func Send(ctx context.Context, r io.Reader, o SendOptions) (SendStats, error) {
 	if o.Parallel < 1 {
 		o.Parallel = 1
@@ -85,8 +85,8 @@ func Send(ctx context.Context, r io.Reader, o SendOptions) (SendStats, error) {
 		}
 		failed++
 		lastErr = err
-		if st.Answered == 0 && failed >= int64(o.Parallel) {
-			giveUp(fmt.Errorf("no answer from %s to the first %d requests (last: %w): a wrong secret, a NAS address the server does not know, or nothing listening there", o.Addr, failed, err))
+		if st.Answered == 0 {
+			giveUp(fmt.Errorf("no answer from %s to any request yet (%d sent; last: %w): a wrong secret, a NAS address the server does not know, or nothing listening there", o.Addr, st.Sent, err))
 		}
 	}
 	parseErr := readRequests(r, func(attrs []attr, line int) error {
@@ -111,7 +111,9 @@ func Send(ctx context.Context, r io.Reader, o SendOptions) (SendStats, error) {
 			return context.Cause(ctx)
 		}
 		wait, err := transmit(ctx, p, o)
+		mu.Lock()
 		st.Sent++
+		mu.Unlock()
 		if err != nil {
 			<-slots
 			finish(err)
