@@ -87,6 +87,29 @@ func TestFlags(t *testing.T) {
 	}
 }
 
+// TestPaths: the jobs write where the Debian package makes folders the
+// user roam can write (postinst: /var/lib/roamsettle/metrics, the
+// systemd units' metrics folder, and /var/log/roamsettle); a metrics file
+// that cannot be written is only logged (exit 0), so a folder that is not
+// there silences every alert without a mail.
+func TestPaths(t *testing.T) {
+	post, err := os.ReadFile("../deb/postinst")
+	if err != nil {
+		t.Fatal(err)
+	}
+	files := regexp.MustCompile(`(?:--metrics-file |2>>)(/\S+)/[^/\s]+`)
+	for _, name := range []string{"edge.crontab", "central.crontab"} {
+		_, jobs := read(t, name)
+		for _, j := range jobs {
+			for _, m := range files.FindAllStringSubmatch(j.command, -1) {
+				if !strings.Contains(string(post), m[1]) {
+					t.Errorf("%s: %s is not a folder the package makes (deb/postinst): %.60s", name, m[1], j.command)
+				}
+			}
+		}
+	}
+}
+
 // TestFailuresAreMailed runs every job with each command replaced by a
 // stand-in that exits with a given code: on 0 the job prints nothing, on
 // any other code one line per failed command naming it, its exit and its
@@ -109,7 +132,7 @@ func TestFailuresAreMailed(t *testing.T) {
 						shim := fmt.Sprintf("#!/bin/sh\necho %s \"$1\" >> %s\nexit %d\n", tool, ran, code)
 						os.WriteFile(filepath.Join(bin, tool), []byte(shim), 0o755)
 					}
-					cmdline := strings.NewReplacer("/var/log/roamsettle", filepath.Join(dir, "log"), "/var/lib/node_exporter", filepath.Join(dir, "prom"),
+					cmdline := strings.NewReplacer("/var/log/roamsettle", filepath.Join(dir, "log"), "/var/lib/roamsettle/metrics", filepath.Join(dir, "prom"),
 						"/var/log/freeradius", filepath.Join(dir, "freeradius")).Replace(j.command)
 					os.Mkdir(filepath.Join(dir, "log"), 0o755)
 					sh := exec.Command("/bin/sh", "-c", cmdline)

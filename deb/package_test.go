@@ -178,7 +178,10 @@ func TestPackageInstallsAndRuns(t *testing.T) {
 	for _, c := range []struct {
 		path     string
 		uid, gid int
-	}{{"var/lib/roamsettle", uid, gid}, {"var/lib/roamsettle/metrics", uid, gid}, {"etc/roamsettle/secrets", 0, gid}} {
+	}{{"var/lib/roamsettle", uid, gid}, {"var/lib/roamsettle/metrics", uid, gid}, {"etc/roamsettle/secrets", 0, gid},
+		// Where the example crontabs' jobs log (2>>/var/log/roamsettle/...):
+		// without it a job's redirection fails and the stage never runs.
+		{"var/log/roamsettle", uid, gid}} {
 		st, err := os.Stat(at(c.path))
 		if err != nil {
 			t.Fatal(err)

@@ -38,9 +38,21 @@ run() {
 feed() {
 	local cfg=$1 isp=$2 addr=$3 secret=$4
 	shift 4
+	: > "listen-$isp.log"
 	"$bin/roamcollect" --config "$cfg" listen 2>>"listen-$isp.log" &
-	local lpid=$!
-	for _ in $(seq 50); do grep -q "listening for RADIUS" "listen-$isp.log" 2>/dev/null && break; sleep 0.1; done
+	local lpid=$! rc
+	for _ in $(seq 50); do
+		grep -q "listening for RADIUS" "listen-$isp.log" && break
+		kill -0 "$lpid" 2>/dev/null || break
+		sleep 0.1
+	done
+	if ! grep -q "listening for RADIUS" "listen-$isp.log"; then
+		kill -TERM "$lpid" 2>/dev/null; wait "$lpid"
+		echo "demo: the $isp listener ($cfg) did not start on $addr:" >&2
+		grep -v '^$' "listen-$isp.log" | tail -3 | sed 's/^/   /' >&2
+		echo "demo: is another program using UDP port ${addr##*:} (ss -ulpn | grep ${addr##*:})? Stop it, or change listen in $cfg" >&2
+		exit 1
+	fi
 	if [ -n "$radclient" ]; then
 		"$bin/roamsim" radclient --partners partners.csv --isp "$isp" "$@" > "radclient-$isp.in"
 		echo "   radclient: $(grep -c Acct-Status-Type "radclient-$isp.in") requests to $addr"
@@ -49,7 +61,12 @@ feed() {
 		echo "   (radclient not installed: roamsim's built-in NAS sends the same traffic; apt-get install freeradius-utils for the real one)"
 		"$bin/roamsim" send --partners partners.csv --isp "$isp" --to "$addr" --secret-file "$secret" "$@" | sed 's/^/   /'
 	fi
-	kill -TERM "$lpid"; wait "$lpid"
+	kill -TERM "$lpid"; wait "$lpid"; rc=$?
+	if [ "$rc" -ne 0 ]; then
+		echo "demo: the $isp listener exited $rc:" >&2
+		tail -3 "listen-$isp.log" | sed 's/^/   /' >&2
+		exit 1
+	fi
 	echo "   listener $isp: $(grep -o 'summary: [^"]*' "listen-$isp.log" | tail -1)"
 }
 

@@ -7,6 +7,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/netip"
@@ -73,6 +74,9 @@ func newApp() *cli.App {
 
 // send generates the radclient traffic into a pipe and sends it.
 func send(c *cli.Context) error {
+	if n := c.Int("parallel"); n < 1 || n > 1024 {
+		return stage.Usagef("--parallel %d: want 1 to 1024 requests in flight", n)
+	}
 	secret, err := config.ReadSecretFile(c.String("secret-file"))
 	if err != nil {
 		return stage.Usagef("--secret-file: %w", err)
@@ -88,8 +92,8 @@ func send(c *cli.Context) error {
 	}()
 	st, err := sim.Send(ctx, pr, sim.SendOptions{Addr: c.String("to"), Secret: []byte(secret), Parallel: c.Int("parallel")})
 	pr.CloseWithError(io.ErrClosedPipe) // stops the generator if Send ended early
-	if gerr := <-done; gerr != nil && err == nil && gerr != io.ErrClosedPipe {
-		return gerr
+	if gerr := <-done; gerr != nil && !errors.Is(gerr, io.ErrClosedPipe) {
+		return gerr // the generator's own error (a flag, partners.csv), which also ended Send
 	}
 	fmt.Fprintf(c.App.Writer, "sent %d requests to %s, %d answered\n", st.Sent, c.String("to"), st.Answered)
 	return err

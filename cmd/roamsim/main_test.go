@@ -100,9 +100,34 @@ secret_file = "secret"
 		t.Errorf("the listener's summary lacks %q:\n%s", s, logs.String())
 	}
 
-	// Nobody listening: every request unanswered, counted, exit 1.
+	// Nobody listening: no answer to the first request, exit 1 at once.
 	code, _, errs = run("send", "--to", addr, "--secret-file", filepath.Join(dir, "secret"), "--partners", "../../example/partners.csv", "--isp", "ISPB", "--sessions", "1")
-	if code != 1 || !strings.Contains(errs, "unanswered") {
+	if code != 1 || !strings.Contains(errs, "nothing listening") {
 		t.Errorf("send to nobody: exit %d, %s", code, errs)
+	}
+}
+
+// A bad flag of send is a usage error (exit 2) naming the flag, before
+// anything is sent: not "line 1: ..." as if the traffic were at fault, and
+// not a --parallel of 0 quietly taken as 1 or one of a billion that
+// allocates a queue that size.
+func TestSendBadFlags(t *testing.T) {
+	dir := t.TempDir()
+	secret := filepath.Join(dir, "secret")
+	os.WriteFile(secret, []byte("s\n"), 0o600)
+	base := []string{"send", "--to", "127.0.0.1:9", "--secret-file", secret, "--partners", "../../example/partners.csv", "--isp", "ISPB", "--sessions", "1"}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--start", "bogus"}, `roamsim: --start "bogus": want YYYY-MM-DD`},
+		{[]string{"--parallel", "0"}, "--parallel 0: want 1 to 1024"},
+		{[]string{"--parallel", "-3"}, "--parallel -3: want 1 to 1024"},
+		{[]string{"--parallel", "1000000000"}, "--parallel 1000000000: want 1 to 1024"},
+	} {
+		code, out, errs := run(append(base, tc.args...)...)
+		if code != 2 || !strings.Contains(errs, tc.want) || strings.Contains(errs, "line 1") || out != "" {
+			t.Errorf("%v: exit %d, stdout %q, stderr %q; want exit 2 and %q", tc.args, code, out, errs, tc.want)
+		}
 	}
 }

@@ -156,6 +156,9 @@ var nasNameRe = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,64}$`)
 // Load reads the configuration file path (it may be missing only when
 // allowMissing), applies overrides and checks the sections in need.
 func Load(path string, allowMissing bool, overrides []Override, need Need) (*Config, error) {
+	if path == "" { // filepath.Abs would make it the working folder
+		return nil, Errors{{File: "--config", Msg: "no configuration file named (--config or ROAM_CONFIG is empty)"}}
+	}
 	abs, err := filepath.Abs(path)
 	if err != nil {
 		return nil, Errors{{File: path, Msg: err.Error()}}
@@ -402,6 +405,22 @@ const (
 	maxTableSize  = 64 << 20 // partners.csv, tariffs.csv
 )
 
+// fileKind names what a file that is not a regular one is, for a person
+// (Mode().Type() prints as permissions: d---------).
+func fileKind(m os.FileMode) string {
+	switch t := m.Type(); {
+	case t&os.ModeDir != 0:
+		return "a folder"
+	case t&os.ModeNamedPipe != 0:
+		return "a named pipe (FIFO)"
+	case t&os.ModeDevice != 0:
+		return "a device"
+	case t&os.ModeSocket != 0:
+		return "a socket"
+	}
+	return "not a regular file"
+}
+
 // readSmallFile reads a regular file of at most limit bytes. It opens
 // without blocking (a FIFO with no writer would block open(2)) and checks
 // the file's kind before reading.
@@ -416,7 +435,7 @@ func readSmallFile(path string, limit int64) ([]byte, error) {
 		return nil, err
 	}
 	if !st.Mode().IsRegular() {
-		return nil, fmt.Errorf("%s is not a regular file (%s)", path, st.Mode().Type())
+		return nil, fmt.Errorf("%s is not a regular file (%s)", path, fileKind(st.Mode()))
 	}
 	if st.Size() > limit {
 		return nil, fmt.Errorf("%s has %d bytes, more than the %d a configuration file may have", path, st.Size(), limit)
