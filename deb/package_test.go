@@ -175,20 +175,24 @@ func TestPackageInstallsAndRuns(t *testing.T) {
 
 	// The user and its folders.
 	uid, gid := user(t, at("etc/passwd"), "roam")
+	// node_exporter (user prometheus) must reach the metrics files: the
+	// state folder lets others through (not list it), metrics/ is open;
+	// what the stages make inside the state folder is 0750 (UMask=0027).
 	for _, c := range []struct {
 		path     string
 		uid, gid int
-	}{{"var/lib/roamsettle", uid, gid}, {"var/lib/roamsettle/metrics", uid, gid}, {"etc/roamsettle/secrets", 0, gid},
+		perm     os.FileMode
+	}{{"var/lib/roamsettle", uid, gid, 0o751}, {"var/lib/roamsettle/metrics", uid, gid, 0o755}, {"etc/roamsettle/secrets", 0, gid, 0o750},
 		// Where the example crontabs' jobs log (2>>/var/log/roamsettle/...):
 		// without it a job's redirection fails and the stage never runs.
-		{"var/log/roamsettle", uid, gid}} {
+		{"var/log/roamsettle", uid, gid, 0o750}} {
 		st, err := os.Stat(at(c.path))
 		if err != nil {
 			t.Fatal(err)
 		}
 		s := st.Sys().(*syscall.Stat_t)
-		if int(s.Uid) != c.uid || int(s.Gid) != c.gid || st.Mode().Perm() != 0o750 {
-			t.Errorf("/%s: %d:%d %v, want %d:%d 0750", c.path, s.Uid, s.Gid, st.Mode().Perm(), c.uid, c.gid)
+		if int(s.Uid) != c.uid || int(s.Gid) != c.gid || st.Mode().Perm() != c.perm {
+			t.Errorf("/%s: %d:%d %v, want %d:%d %v", c.path, s.Uid, s.Gid, st.Mode().Perm(), c.uid, c.gid, c.perm)
 		}
 	}
 

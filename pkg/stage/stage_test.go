@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	"roamsettle/pkg/config"
@@ -66,5 +68,21 @@ func TestFinishSummaryAndMetrics(t *testing.T) {
 	prom, _ = os.ReadFile(r.MetricsFile)
 	if !strings.Contains(string(prom), "roam_roamcollect_push_exit_code 1") || previousValue(r.MetricsFile, "roam_roamcollect_push_last_success_timestamp_seconds") != last {
 		t.Errorf("metrics after a failure:\n%s", prom)
+	}
+}
+
+// The metrics file is 0644 whatever the umask (the units run with 0027):
+// node_exporter reads it as another user.
+func TestMetricsFileReadableByOthers(t *testing.T) {
+	old := syscall.Umask(0o027)
+	defer syscall.Umask(old)
+	r := NewText("roamload", io.Discard)
+	r.MetricsFile = filepath.Join(t.TempDir(), "m.prom")
+	if err := r.Finish(nil); err != nil {
+		t.Fatal(err)
+	}
+	st, err := os.Stat(r.MetricsFile)
+	if err != nil || st.Mode().Perm() != 0o644 {
+		t.Errorf("metrics file: %v %v, want 0644", st.Mode().Perm(), err)
 	}
 }
