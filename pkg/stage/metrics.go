@@ -26,6 +26,7 @@ func (r *Run) writeMetrics(code int, elapsed time.Duration) error {
 	}
 	fmt.Fprintf(&buf, "# HELP %s_duration_seconds Duration of the last run.\n# TYPE %s_duration_seconds gauge\n%s_duration_seconds %.3f\n", prefix, prefix, prefix, elapsed.Seconds())
 	fmt.Fprintf(&buf, "# HELP %s_exit_code Exit code of the last run.\n# TYPE %s_exit_code gauge\n%s_exit_code %d\n", prefix, prefix, prefix, code)
+	fmt.Fprintf(&buf, "# HELP %s_last_run_timestamp_seconds When the last run ended.\n# TYPE %s_last_run_timestamp_seconds gauge\n%s_last_run_timestamp_seconds %d\n", prefix, prefix, prefix, time.Now().Unix())
 	if lastOK != "" {
 		fmt.Fprintf(&buf, "# HELP %s_last_success_timestamp_seconds When the last successful run ended.\n# TYPE %s_last_success_timestamp_seconds gauge\n%s_last_success_timestamp_seconds %s\n", prefix, prefix, prefix, lastOK)
 	}

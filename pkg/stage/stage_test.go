@@ -51,7 +51,7 @@ func TestFinishSummaryAndMetrics(t *testing.T) {
 		t.Errorf("summary line: %s", buf.String())
 	}
 	prom, _ := os.ReadFile(r.MetricsFile)
-	for _, w := range []string{`roam_roamcollect_push_items{kind="files"} 3`, "roam_roamcollect_push_exit_code 0", "roam_roamcollect_push_last_success_timestamp_seconds "} {
+	for _, w := range []string{`roam_roamcollect_push_items{kind="files"} 3`, "roam_roamcollect_push_exit_code 0", "roam_roamcollect_push_last_success_timestamp_seconds ", "roam_roamcollect_push_last_run_timestamp_seconds "} {
 		if !strings.Contains(string(prom), w) {
 			t.Errorf("metrics lack %q:\n%s", w, prom)
 		}
