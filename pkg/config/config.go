@@ -16,11 +16,11 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/pelletier/go-toml/v2/unstable"
 
+	"roamsettle/pkg/durable"
 	"roamsettle/pkg/money"
 )
 
@@ -405,27 +405,11 @@ const (
 	maxTableSize  = 64 << 20 // partners.csv, tariffs.csv
 )
 
-// fileKind names what a file that is not a regular one is, for a person
-// (Mode().Type() prints as permissions: d---------).
-func fileKind(m os.FileMode) string {
-	switch t := m.Type(); {
-	case t&os.ModeDir != 0:
-		return "a folder"
-	case t&os.ModeNamedPipe != 0:
-		return "a named pipe (FIFO)"
-	case t&os.ModeDevice != 0:
-		return "a device"
-	case t&os.ModeSocket != 0:
-		return "a socket"
-	}
-	return "not a regular file"
-}
-
 // readSmallFile reads a regular file of at most limit bytes. It opens
 // without blocking (a FIFO with no writer would block open(2)) and checks
 // the file's kind before reading.
 func readSmallFile(path string, limit int64) ([]byte, error) {
-	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	f, err := durable.OpenRegular(path, true, "never read (a configuration file is a regular file)")
 	if err != nil {
 		return nil, err
 	}
@@ -433,9 +417,6 @@ func readSmallFile(path string, limit int64) ([]byte, error) {
 	st, err := f.Stat()
 	if err != nil {
 		return nil, err
-	}
-	if !st.Mode().IsRegular() {
-		return nil, fmt.Errorf("%s is not a regular file (%s)", path, fileKind(st.Mode()))
 	}
 	if st.Size() > limit {
 		return nil, fmt.Errorf("%s has %d bytes, more than the %d a configuration file may have", path, st.Size(), limit)

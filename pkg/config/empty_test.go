@@ -6,7 +6,7 @@ import (
 )
 
 // An empty --config= names no file: the message says so, not "<cwd> is
-// not a regular file (d---------)" (the working folder, with a file
+// not a regular file" (the working folder, with a file
 // type shown as if it were permissions); a folder is named as one.
 func TestLoadEmptyPathAndFolder(t *testing.T) {
 	_, err := Load("", false, nil, 0)
@@ -14,7 +14,7 @@ func TestLoadEmptyPathAndFolder(t *testing.T) {
 		t.Errorf("empty path: %v", err)
 	}
 	_, err = Load(t.TempDir(), false, nil, 0)
-	if err == nil || !strings.Contains(err.Error(), "is not a regular file (a folder)") {
+	if err == nil || !strings.Contains(err.Error(), ": a folder, not a regular file") {
 		t.Errorf("folder: %v", err)
 	}
 }

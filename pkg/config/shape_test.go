@@ -209,7 +209,7 @@ func TestFilesThatAreNotFiles(t *testing.T) {
 	}()
 	select {
 	case err := <-done:
-		for _, want := range []string{"publish_password_file: cannot read secret file: /dev/zero is not a regular file", "fifo is not a regular file"} {
+		for _, want := range []string{"publish_password_file: cannot read secret file: /dev/zero: a device, not a regular file", "fifo: a named pipe (FIFO), not a regular file"} {
 			if err == nil || !strings.Contains(err.Error(), want) {
 				t.Errorf("error %v does not say %q", err, want)
 			}
