@@ -243,7 +243,7 @@ func TestConfig(t *testing.T) {
 }
 
 // TestEdgeFiles: what the edge cannot read. A detail file without read
-// permission beside a good one (import: exit 1 naming it, the good one
+// permission beside a good one (import: exit 3 naming it, the good one
 // imported; once readable, a re-run imports it, nothing twice); a spool
 // file in ready/ that push cannot read, or whose line was altered (moved
 // to bad/ with a reason naming it, the rest pushed, exit 3; mended and
@@ -256,10 +256,11 @@ func TestEdgeFiles(t *testing.T) {
 		e.detail("locked", 5, 30)
 		os.Chmod(e.path("locked"), 0)
 		code, out := e.runNoDAC("roamcollect", "import", e.path("locked"), e.path("good"))
-		if code != 1 {
-			t.Fatalf("exit %d, want 1\n%s", code, out)
+		if code != 3 {
+			t.Fatalf("exit %d, want 3\n%s", code, out)
 		}
 		wantMatch(t, "the error", out, `open \S*locked: permission denied`)
+		wantMatch(t, "the count", out, `unreadable 1`)
 		_, n := e.spoolRecords()
 		if n != detailRecords(t, e.path("good")) {
 			t.Errorf("spool holds %d records, want the good file's %d", n, detailRecords(t, e.path("good")))

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"os"
 	"strings"
@@ -84,6 +85,7 @@ func (im *importer) files(ctx context.Context, files []string) error {
 	run.Add("malformed", 0)
 	run.Add("incomplete", 0)
 	run.Add("refused", 0)
+	run.Add("unreadable", 0)
 	defer im.logged.finish(run.Log) // also when a signal stops the run
 	var failed []error
 	for _, name := range files {
@@ -99,6 +101,11 @@ func (im *importer) files(ctx context.Context, files []string) error {
 			return err
 		case errors.As(err, &nr):
 			run.Add("refused", 1)
+			im.attend(err)
+		case errors.Is(err, fs.ErrPermission):
+			// Like roamload's unreadable batch file: a person fixes the
+			// permissions, the next run imports it; the others go on.
+			run.Add("unreadable", 1)
 			im.attend(err)
 		default:
 			failed = append(failed, err)
