@@ -79,11 +79,9 @@ const cleanSelect = `SELECT d.entry_id, d.batch_id, d.member_id, d.line, d.user_
 // row twice, where database/sql's per-value costs would dominate).
 // Nothing is visible to others before Commit.
 type CleanTx struct {
-	c       *rawConn
+	rawTx
 	batches map[int64]BatchOf
-	stmts   map[string]*rawStmt
 	strings map[string]string // interned column values (readClean)
-	done    bool
 }
 
 // BeginClean starts a clean run: it takes the write lock at once (BEGIN
@@ -96,7 +94,7 @@ func (d *DB) BeginClean(ctx context.Context) (*CleanTx, error) {
 	if err != nil {
 		return nil, err
 	}
-	t := &CleanTx{c: c, batches: map[int64]BatchOf{}, stmts: map[string]*rawStmt{}, strings: map[string]string{}}
+	t := &CleanTx{rawTx: newRawTx(c), batches: map[int64]BatchOf{}, strings: map[string]string{}}
 	if err := c.exec("PRAGMA busy_timeout = 30000; PRAGMA synchronous = FULL; PRAGMA cache_size = -16384; PRAGMA temp_store = FILE"); err != nil {
 		t.close()
 		return nil, err
@@ -130,55 +128,10 @@ func (d *DB) BeginClean(ctx context.Context) (*CleanTx, error) {
 	return t, nil
 }
 
-// stmt returns a prepared statement, prepared once per run.
-func (t *CleanTx) stmt(sql string) (*rawStmt, error) {
-	if s, ok := t.stmts[sql]; ok {
-		return s, nil
-	}
-	s, err := t.c.prepare(sql)
-	if err != nil {
-		return nil, err
-	}
-	t.stmts[sql] = s
-	return s, nil
-}
-
-func (t *CleanTx) close() {
-	for _, s := range t.stmts {
-		s.close()
-	}
-	t.stmts = nil
-	t.c.close()
-}
-
 // Batch returns a batch by id.
 func (t *CleanTx) Batch(id int64) (BatchOf, bool) {
 	b, ok := t.batches[id]
 	return b, ok
-}
-
-// Commit makes the run durable (synchronous=FULL).
-func (t *CleanTx) Commit() error {
-	if t.done {
-		return fmt.Errorf("commit: transaction already ended")
-	}
-	t.done = true
-	defer t.close()
-	if err := t.c.exec("COMMIT"); err != nil {
-		t.c.exec("ROLLBACK")
-		return fmt.Errorf("commit: %w", err)
-	}
-	return nil
-}
-
-// Rollback abandons the run; it may be called after Commit, to no effect.
-func (t *CleanTx) Rollback() error {
-	if t.done {
-		return nil
-	}
-	t.done = true
-	defer t.close()
-	return t.c.exec("ROLLBACK")
 }
 
 // Exec runs statements without results (the run's own temporary tables).

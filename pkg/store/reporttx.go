@@ -48,9 +48,7 @@ type Report struct {
 // ReportTx is one roamreport run's transaction, on the C API (a period
 // holds a million sessions).
 type ReportTx struct {
-	c     *rawConn
-	stmts map[string]*rawStmt
-	done  bool
+	rawTx
 }
 
 // BeginReport starts a report run: with write, it takes the write lock at
@@ -63,7 +61,7 @@ func (d *DB) BeginReport(ctx context.Context, write bool) (*ReportTx, error) {
 	if err != nil {
 		return nil, err
 	}
-	t := &ReportTx{c: c, stmts: map[string]*rawStmt{}}
+	t := &ReportTx{rawTx: newRawTx(c)}
 	begin := "BEGIN"
 	if write {
 		begin = "BEGIN IMMEDIATE"
@@ -73,50 +71,6 @@ func (d *DB) BeginReport(ctx context.Context, write bool) (*ReportTx, error) {
 		return nil, err
 	}
 	return t, nil
-}
-
-func (t *ReportTx) stmt(sql string) (*rawStmt, error) {
-	if s, ok := t.stmts[sql]; ok {
-		return s, nil
-	}
-	s, err := t.c.prepare(sql)
-	if err != nil {
-		return nil, err
-	}
-	t.stmts[sql] = s
-	return s, nil
-}
-
-func (t *ReportTx) close() {
-	for _, s := range t.stmts {
-		s.close()
-	}
-	t.stmts = nil
-	t.c.close()
-}
-
-// Commit makes the run durable.
-func (t *ReportTx) Commit() error {
-	if t.done {
-		return fmt.Errorf("commit: transaction already ended")
-	}
-	t.done = true
-	defer t.close()
-	if err := t.c.exec("COMMIT"); err != nil {
-		t.c.exec("ROLLBACK")
-		return fmt.Errorf("commit: %w", err)
-	}
-	return nil
-}
-
-// Rollback abandons the run; after Commit it does nothing.
-func (t *ReportTx) Rollback() error {
-	if t.done {
-		return nil
-	}
-	t.done = true
-	defer t.close()
-	return t.c.exec("ROLLBACK")
 }
 
 func bindTexts(s *rawStmt, from int, vals ...string) error {
