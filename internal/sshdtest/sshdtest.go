@@ -4,7 +4,6 @@
 package sshdtest
 
 import (
-	"bufio"
 	"fmt"
 	"net"
 	"net/url"
@@ -163,7 +162,7 @@ func (s *Server) Restart() {
 	go func(done chan struct{}) { cmd.Wait(); close(done) }(s.done)
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		if greets(s.Addr()) {
+		if testbin.Greets(s.Addr(), "SSH-") {
 			return
 		}
 		select {
@@ -180,17 +179,6 @@ func (s *Server) Restart() {
 	}
 }
 
-func greets(addr string) bool {
-	c, err := net.DialTimeout("tcp", addr, time.Second)
-	if err != nil {
-		return false
-	}
-	defer c.Close()
-	c.SetDeadline(time.Now().Add(2 * time.Second))
-	line, err := bufio.NewReader(c).ReadString('\n')
-	return err == nil && strings.HasPrefix(line, "SSH-")
-}
-
 // Kill kills sshd and every session process it started (they run in
 // sessions of their own, so a process-group kill would miss them), the way
 // a crash or a pulled plug would: connections drop mid-transfer.
@@ -198,11 +186,7 @@ func (s *Server) Kill() {
 	if s.cmd == nil || s.cmd.Process == nil {
 		return
 	}
-	pids := testbin.Descendants(s.cmd.Process.Pid)
-	s.cmd.Process.Kill()
-	for _, p := range pids {
-		syscall.Kill(p, syscall.SIGKILL)
-	}
+	testbin.KillTree(s.cmd.Process)
 	select {
 	case <-s.done:
 	case <-time.After(5 * time.Second):

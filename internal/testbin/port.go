@@ -1,8 +1,11 @@
 package testbin
 
 import (
+	"bufio"
 	"net"
+	"strings"
 	"testing"
+	"time"
 )
 
 // FreeUDPPort returns a UDP port that was free on 127.0.0.1 a moment ago,
@@ -15,4 +18,17 @@ func FreeUDPPort(t testing.TB) int {
 	}
 	defer c.Close()
 	return c.LocalAddr().(*net.UDPAddr).Port
+}
+
+// Greets says whether a TCP server at addr answers with a first line that
+// starts with prefix ("SSH-", "220"): started, not merely listening.
+func Greets(addr, prefix string) bool {
+	c, err := net.DialTimeout("tcp", addr, time.Second)
+	if err != nil {
+		return false
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(2 * time.Second))
+	line, err := bufio.NewReader(c).ReadString('\n')
+	return err == nil && strings.HasPrefix(line, prefix)
 }

@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 )
 
 // Descendants lists the processes below pid, from /proc. Servers such as
@@ -48,4 +49,16 @@ func Descendants(pid int) []int {
 	}
 	walk(pid)
 	return out
+}
+
+// KillTree kills p and every process below it (SIGKILL), the way a crash
+// or a pulled plug would: connections drop mid-transfer. A stopped one
+// (SIGSTOP) is let go on so it can die.
+func KillTree(p *os.Process) {
+	pids := Descendants(p.Pid)
+	p.Kill()
+	for _, d := range pids {
+		syscall.Kill(d, syscall.SIGKILL)
+	}
+	p.Signal(syscall.SIGCONT)
 }

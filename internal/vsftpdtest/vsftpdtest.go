@@ -22,7 +22,6 @@
 package vsftpdtest
 
 import (
-	"bufio"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -346,7 +345,7 @@ func (s *Server) Restart() {
 	s.done = make(chan struct{})
 	go func(done chan struct{}) { cmd.Wait(); close(done) }(s.done)
 	deadline := time.Now().Add(10 * time.Second)
-	for !greets(s.Addr()) {
+	for !testbin.Greets(s.Addr(), "220") {
 		select {
 		case <-s.done:
 			s.t.Fatalf("vsftpd exited at start (%v):\n%s%s", cmd.ProcessState, s.output(), s.LogText())
@@ -360,29 +359,13 @@ func (s *Server) Restart() {
 	}
 }
 
-func greets(addr string) bool {
-	c, err := net.DialTimeout("tcp", addr, time.Second)
-	if err != nil {
-		return false
-	}
-	defer c.Close()
-	c.SetDeadline(time.Now().Add(2 * time.Second))
-	line, err := bufio.NewReader(c).ReadString('\n')
-	return err == nil && strings.HasPrefix(line, "220")
-}
-
 // Kill kills vsftpd and every session process it started, the way a crash
 // would: connections drop mid-transfer. Restart brings it back.
 func (s *Server) Kill() {
 	if s.cmd == nil || s.cmd.Process == nil {
 		return
 	}
-	pids := testbin.Descendants(s.cmd.Process.Pid)
-	s.cmd.Process.Kill()
-	for _, p := range pids {
-		syscall.Kill(p, syscall.SIGKILL)
-	}
-	s.cmd.Process.Signal(syscall.SIGCONT) // a paused one, too
+	testbin.KillTree(s.cmd.Process)
 	select {
 	case <-s.done:
 	case <-time.After(5 * time.Second):
