@@ -57,31 +57,17 @@ func newApp() *cli.App {
 				Name:  "status",
 				Usage: "records cleaned, sessions, estimated sessions, counts per outcome and reason",
 				Flags: slices.Concat(flags, []cli.Flag{&cli.BoolFlag{Name: "json", Usage: "print one JSON object"}, period}),
-				Action: func(c *cli.Context) error {
-					if err := app.NoArgs(c); err != nil {
-						return err
-					}
-					cfg, err := app.LoadConfig(c, need, "settlement")
-					if err != nil {
-						return err
-					}
+				Action: app.ReadOnly(need, func(c *cli.Context, cfg *config.Config) error {
 					return clean.Status(c.Context, &cfg.Settlement, c.App.Writer, c.String("period"), c.Bool("json"))
-				},
+				}),
 			},
 			{
 				Name:  "rejects",
 				Usage: "write a sender's rejected records as CSV on stdout, with reason, message and lineage, for it to fix and resend",
 				Flags: slices.Concat(flags, []cli.Flag{&cli.StringFlag{Name: "sender", Required: true, Usage: "the sender (partner `ID`)"}, period}),
-				Action: func(c *cli.Context) error {
-					if err := app.NoArgs(c); err != nil {
-						return err
-					}
-					cfg, err := app.LoadConfig(c, need, "settlement")
-					if err != nil {
-						return err
-					}
+				Action: app.ReadOnly(need, func(c *cli.Context, cfg *config.Config) error {
 					return clean.Rejects(c.Context, &cfg.Settlement, c.App.Writer, c.String("sender"), c.String("period"))
-				},
+				}),
 			},
 		},
 	}

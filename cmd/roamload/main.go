@@ -52,16 +52,9 @@ func newApp(opts load.Options) *cli.App {
 				Name:  "status",
 				Usage: "per sender: last sequence loaded, gaps, quarantined batches, what waits in inbound/",
 				Flags: slices.Concat(flags, []cli.Flag{&cli.BoolFlag{Name: "json", Usage: "print JSON"}}),
-				Action: func(c *cli.Context) error {
-					if err := app.NoArgs(c); err != nil {
-						return err
-					}
-					cfg, err := app.LoadConfig(c, config.NeedCentral|config.NeedParties, "settlement")
-					if err != nil {
-						return err
-					}
+				Action: app.ReadOnly(config.NeedCentral|config.NeedParties, func(c *cli.Context, cfg *config.Config) error {
 					return load.Status(c.Context, &cfg.Settlement, c.App.Writer, c.Bool("json"))
-				},
+				}),
 			},
 		},
 	}

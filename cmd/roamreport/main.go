@@ -77,16 +77,9 @@ func newApp(opts report.Options, pubOpts publish.Options) *cli.App {
 					&cli.StringFlag{Name: "period", Usage: "only this calendar month `YYYY-MM`"},
 					&cli.BoolFlag{Name: "json", Usage: "one JSON object (docs/publish.md)"},
 				}),
-				Action: func(c *cli.Context) error {
-					if err := app.NoArgs(c); err != nil {
-						return err
-					}
-					cfg, err := app.LoadConfig(c, need, "settlement")
-					if err != nil {
-						return err
-					}
+				Action: app.ReadOnly(need, func(c *cli.Context, cfg *config.Config) error {
 					return publish.Status(c.Context, &cfg.Settlement, c.App.Writer, c.String("period"), c.Bool("json"))
-				},
+				}),
 			},
 			{
 				Name:  "verify",
@@ -95,16 +88,9 @@ func newApp(opts report.Options, pubOpts publish.Options) *cli.App {
 					&cli.StringFlag{Name: "period", Required: true, Usage: "calendar month `YYYY-MM`"},
 					&cli.Int64Flag{Name: "revision", Usage: "the revision to check; default: the latest"},
 				}),
-				Action: func(c *cli.Context) error {
-					if err := app.NoArgs(c); err != nil {
-						return err
-					}
-					cfg, err := app.LoadConfig(c, need, "settlement")
-					if err != nil {
-						return err
-					}
+				Action: app.ReadOnly(need, func(c *cli.Context, cfg *config.Config) error {
 					return report.Verify(c.Context, &cfg.Settlement, c.App.Writer, c.String("period"), c.Int64("revision"))
-				},
+				}),
 			},
 		},
 	}

@@ -205,6 +205,22 @@ func CommandName(c *cli.Context) string {
 	return name
 }
 
+// ReadOnly is the action of a subcommand that only reads (status, verify,
+// rejects): no arguments, the configuration loaded, no lock, no summary
+// line; f's error becomes the exit code as every other's does.
+func ReadOnly(need config.Need, f func(c *cli.Context, cfg *config.Config) error) cli.ActionFunc {
+	return func(c *cli.Context) error {
+		if err := NoArgs(c); err != nil {
+			return err
+		}
+		cfg, err := LoadConfig(c, need, "settlement")
+		if err != nil {
+			return err
+		}
+		return f(c, cfg)
+	}
+}
+
 // LoadConfig loads the configuration for the sections a command needs,
 // with its flag and environment overrides.
 func LoadConfig(c *cli.Context, need config.Need, sections ...string) (*config.Config, error) {
